@@ -1,0 +1,160 @@
+//! The command line, as clap sees it. Parsing only; `cli::run` dispatches.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "breakglass",
+    version,
+    about = "Just-in-time access to production logs and metrics, with an audit trail",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How client commands find their gateway (flags, then environment, then
+/// what `login` stored).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClientArgs {
+    /// Gateway URL (ws://HOST:PORT/v1/ws); default from BREAKGLASS_GATEWAY or `login`
+    #[arg(long, global = true, value_name = "URL")]
+    pub gateway: Option<String>,
+    /// File holding the bearer token; default from BREAKGLASS_TOKEN or `login`
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Print one JSON document (one per line when streaming) instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway server
+    Gateway(GatewayArgs),
+    /// Store a gateway URL and token for later commands
+    Login {
+        /// Gateway URL (host:port, http://…, or ws://…/v1/ws)
+        url: Option<String>,
+    },
+    /// Ask for access to a service
+    Request(RequestArgs),
+    /// List requests you can see
+    Requests {
+        /// Only pending ones
+        #[arg(long)]
+        pending: bool,
+        /// Only your own
+        #[arg(long)]
+        mine: bool,
+    },
+    /// Approve a pending request
+    Approve {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Deny a pending request
+    Deny {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Withdraw your pending request
+    Cancel { id: String },
+    /// List grants you can see (active ones unless --all)
+    Grants {
+        #[arg(long)]
+        all: bool,
+    },
+    /// End a grant now
+    Revoke {
+        grant: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Ask for more time on a grant
+    Extend {
+        grant: String,
+        /// Additional time, e.g. 15m
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Service to access
+    pub service: String,
+    /// Capability, repeatable: logs:read, metrics:read
+    #[arg(long = "cap", value_name = "CAP", required = true)]
+    pub caps: Vec<String>,
+    /// How long, e.g. 30m, 1h30m
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: String,
+    /// Why you need it (shown to approvers, kept in the audit trail)
+    #[arg(long)]
+    pub reason: String,
+    /// Incident or ticket id
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// Emergency self-grant where policy allows it (alerts every lead)
+    #[arg(long)]
+    pub break_glass: bool,
+    /// Wait until the request is decided and print the grant
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    #[command(subcommand)]
+    pub command: Option<GatewayCommand>,
+    /// Config file (the [gateway] table and the policy)
+    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
+    pub config: Option<PathBuf>,
+    /// Development mode: demo policy and identities, temporary store, prints tokens
+    #[arg(long, conflicts_with = "config")]
+    pub dev: bool,
+    /// Listen address (dev default 127.0.0.1:7443; port 0 picks a free one)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (dev default: a new temporary directory)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Allow a non-loopback listen address without TLS (behind a TLS proxy)
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Manage bearer tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token for a user (printed once, stored only as a hash)
+    Create {
+        #[arg(long)]
+        user: String,
+        /// Lifetime, e.g. 90d (default: no expiry)
+        #[arg(long)]
+        ttl: Option<String>,
+        /// A note to recognise the token by
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a token by its id (the part after `bgt_`, before the second `_`)
+    Revoke { id: String },
+}

@@ -1,0 +1,321 @@
+//! The scripting CLI: each client command is one connection, one or a few
+//! ops, a printout (text, or JSON with `--json`) and an exit code:
+//! 0 success, 1 failure, 2 usage, 3 forbidden or denied, 4 not found,
+//! 5 gateway unreachable. Errors go to stderr and say what to do.
+
+pub mod args;
+mod gateway_cmd;
+mod output;
+
+use std::io::IsTerminal;
+
+use serde_json::json;
+
+use self::args::{Cli, ClientArgs, Command, RequestArgs};
+use crate::client::settings::{self, SettingsError, Target};
+use crate::client::{ClientError, Connection};
+use crate::duration::parse_duration;
+use crate::protocol::{
+    AccessRequest, Capability, ErrorCode, Event, Grant, Op, RequestState,
+};
+
+/// A failed command: what to print and which exit code to use.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_FORBIDDEN: i32 = 3;
+pub const EXIT_NOT_FOUND: i32 = 4;
+pub const EXIT_UNREACHABLE: i32 = 5;
+
+impl CliError {
+    pub fn new(code: i32, message: impl Into<String>) -> CliError {
+        CliError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError::new(EXIT_USAGE, message)
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        let code = match &e {
+            ClientError::Unreachable { .. }
+            | ClientError::Disconnected
+            | ClientError::Timeout(_) => EXIT_UNREACHABLE,
+            ClientError::Unauthorized(_) => EXIT_FORBIDDEN,
+            ClientError::Refused(body) => match body.code {
+                ErrorCode::BadRequest => EXIT_USAGE,
+                ErrorCode::Unauthorized | ErrorCode::Forbidden => EXIT_FORBIDDEN,
+                ErrorCode::NotFound => EXIT_NOT_FOUND,
+                _ => EXIT_FAILURE,
+            },
+            ClientError::Protocol(_) => EXIT_FAILURE,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+impl From<SettingsError> for CliError {
+    fn from(e: SettingsError) -> Self {
+        let code = match e {
+            SettingsError::NoGateway | SettingsError::NoToken => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> CliResult {
+    let client = cli.client;
+    match cli.command {
+        Command::Gateway(args) => gateway_cmd::run(args, client.json).await,
+        Command::Login { url } => login(&client, url).await,
+        Command::Request(args) => request(&client, args).await,
+        Command::Requests { pending, mine } => {
+            let conn = connect(&client).await?;
+            let state = pending.then_some(RequestState::Pending);
+            let mut reply = conn.call(Op::RequestList { state, mine }).await?;
+            let requests: Vec<AccessRequest> = reply.take("requests").map_err(protocol)?;
+            print(&client, &json!({ "requests": requests }), || {
+                output::requests_table(&requests, conn.server_now())
+            });
+            Ok(())
+        }
+        Command::Approve { id, comment } => {
+            let op = Op::RequestApprove {
+                request_id: id,
+                comment,
+                totp: None,
+            };
+            decide(&client, op).await
+        }
+        Command::Deny { id, reason } => decide(&client, Op::RequestDeny { request_id: id, reason }).await,
+        Command::Cancel { id } => decide(&client, Op::RequestCancel { request_id: id }).await,
+        Command::Grants { all } => {
+            let conn = connect(&client).await?;
+            let mut reply = conn.call(Op::GrantList { active_only: !all }).await?;
+            let grants: Vec<Grant> = reply.take("grants").map_err(protocol)?;
+            print(&client, &json!({ "grants": grants }), || {
+                output::grants_table(&grants, conn.server_now())
+            });
+            Ok(())
+        }
+        Command::Revoke { grant, reason } => {
+            let conn = connect(&client).await?;
+            let mut reply = conn
+                .call(Op::GrantRevoke {
+                    grant_id: grant,
+                    reason,
+                })
+                .await?;
+            let grant: Grant = reply.take("grant").map_err(protocol)?;
+            print(&client, &json!({ "grant": grant }), || {
+                format!("revoked {} ({} on {})\n", grant.id, grant.user, grant.service)
+            });
+            Ok(())
+        }
+        Command::Extend {
+            grant,
+            duration,
+            reason,
+        } => {
+            let duration_s = parse_secs(&duration)?;
+            decide(
+                &client,
+                Op::GrantExtend {
+                    grant_id: grant,
+                    duration_s,
+                    reason,
+                },
+            )
+            .await
+        }
+    }
+}
+
+fn protocol(e: String) -> CliError {
+    CliError::new(EXIT_FAILURE, format!("protocol error: {e}"))
+}
+
+fn parse_secs(text: &str) -> Result<u64, CliError> {
+    parse_duration(text)
+        .map(|d| d.as_secs())
+        .map_err(|e| CliError::usage(format!("--for {text}: {e}")))
+}
+
+async fn connect(client: &ClientArgs) -> Result<Connection, CliError> {
+    let Target { url, token } =
+        settings::resolve(client.gateway.as_deref(), client.token_file.as_deref())?;
+    Ok(Connection::connect(&url, &token).await?)
+}
+
+/// Prints `value` as JSON with `--json`, else the text `human` makes.
+fn print(client: &ClientArgs, value: &serde_json::Value, human: impl FnOnce() -> String) {
+    if client.json {
+        println!("{value}");
+    } else {
+        print!("{}", human());
+    }
+}
+
+/// Ops whose reply is one request (approve, deny, cancel, extend).
+async fn decide(client: &ClientArgs, op: Op) -> CliResult {
+    let conn = connect(client).await?;
+    let mut reply = conn.call(op).await?;
+    let request: AccessRequest = reply.take("request").map_err(protocol)?;
+    print(client, &json!({ "request": request }), || {
+        output::request_line(&request)
+    });
+    Ok(())
+}
+
+async fn login(client: &ClientArgs, url: Option<String>) -> CliResult {
+    let url = url
+        .or_else(|| client.gateway.clone())
+        .or_else(|| std::env::var(settings::ENV_GATEWAY).ok())
+        .ok_or_else(|| CliError::usage("give the gateway URL: `breakglass login ws://HOST:PORT`"))?;
+    let url = settings::normalise_url(&url);
+    let token = if let Some(f) = &client.token_file {
+        std::fs::read_to_string(f)
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", f.display())))?
+    } else if let Ok(t) = std::env::var(settings::ENV_TOKEN) {
+        t
+    } else {
+        if std::io::stdin().is_terminal() {
+            eprint!("token for {url}: ");
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::usage(format!("cannot read the token from stdin: {e}")))?;
+        line
+    };
+    let token = token.trim().to_string();
+    if token.is_empty() {
+        return Err(CliError::usage("empty token"));
+    }
+    let conn = Connection::connect(&url, &token).await?;
+    let dir = settings::config_dir()?;
+    settings::store_login(&dir, &url, &token)?;
+    let user = conn.user.clone();
+    conn.close().await;
+    print(client, &json!({ "gateway": url, "user": user }), || {
+        format!(
+            "logged in to {url} as {} ({}); token kept in {}\n",
+            user.name,
+            user.roles.join(", "),
+            settings::token_path(&dir).display()
+        )
+    });
+    Ok(())
+}
+
+async fn request(client: &ClientArgs, args: RequestArgs) -> CliResult {
+    let capabilities = args
+        .caps
+        .iter()
+        .flat_map(|c| c.split(','))
+        .map(|c| {
+            Capability::parse(c.trim()).ok_or_else(|| {
+                CliError::usage(format!(
+                    "unknown capability `{c}`; use logs:read or metrics:read"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let duration_s = parse_secs(&args.duration)?;
+    let mut conn = connect(client).await?;
+    let mut reply = conn
+        .call(Op::RequestCreate {
+            service: args.service,
+            capabilities,
+            duration_s,
+            reason: args.reason,
+            ticket: args.ticket,
+            break_glass: args.break_glass,
+        })
+        .await?;
+    let mut request: AccessRequest = reply.take("request").map_err(protocol)?;
+    if args.wait && request.state == RequestState::Pending {
+        if !client.json {
+            eprintln!(
+                "{} is pending ({}/{} approvals); waiting for a decision…",
+                request.id,
+                request.approvals.len(),
+                request.approvals_required
+            );
+        }
+        request = wait_for_decision(&mut conn, request).await?;
+    }
+    let grant = match &request.grant_id {
+        Some(gid) => {
+            let mut reply = conn.call(Op::GrantList { active_only: false }).await?;
+            let grants: Vec<Grant> = reply.take("grants").map_err(protocol)?;
+            grants.into_iter().find(|g| &g.id == gid)
+        }
+        None => None,
+    };
+    print(client, &json!({ "request": request, "grant": grant }), || {
+        let mut text = output::request_line(&request);
+        if let Some(g) = &grant {
+            text.push_str(&output::grants_table(std::slice::from_ref(g), conn.server_now()));
+        }
+        text
+    });
+    match request.state {
+        RequestState::Denied => Err(CliError::new(
+            EXIT_FORBIDDEN,
+            format!(
+                "request {} was denied by {}: {}",
+                request.id,
+                request.denied_by.as_deref().unwrap_or("?"),
+                request.deny_reason.as_deref().unwrap_or("")
+            ),
+        )),
+        RequestState::Expired | RequestState::Cancelled if args.wait => Err(CliError::new(
+            EXIT_FAILURE,
+            format!("request {} ended {} without a grant", request.id, request.state.as_str()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Blocks until `request` leaves `pending`, on the gateway's pushed events.
+async fn wait_for_decision(
+    conn: &mut Connection,
+    mut request: AccessRequest,
+) -> Result<AccessRequest, CliError> {
+    while request.state == RequestState::Pending {
+        match conn.next_event().await {
+            Some(frame) => {
+                if let Event::RequestUpdated { request: r } = frame.event
+                    && r.id == request.id
+                {
+                    request = r;
+                }
+            }
+            None => {
+                return Err(CliError::new(
+                    EXIT_UNREACHABLE,
+                    format!(
+                        "lost the gateway while waiting; `breakglass requests --mine` shows what became of {}",
+                        request.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(request)
+}

@@ -1,0 +1,263 @@
+//! HTTP and WebSocket edges: `/v1/ws`, `/healthz`, `/metrics`.
+//!
+//! Each connection is a reader loop (frames in, ops to the engine, one at a
+//! time so a client's ops take effect in the order it sent them), a writer
+//! task that owns the socket's sending half and numbers events, and a
+//! forwarder that passes on the hub's events this user may see. The handlers
+//! stay thin: deciding happens in the engine and the lifecycle.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc};
+use tokio_tungstenite::tungstenite;
+
+use super::auth::{self, AuthError};
+use super::engine::Engine;
+use super::hub::may_see;
+use crate::protocol::{
+    encode_event, ts, ClientFrame, ErrorBody, ErrorCode, Event, Reply, UserInfo,
+    BAD_FRAMES_PER_MINUTE, CLOSE_POLICY, CLOSE_TOO_BIG, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+};
+
+/// Close code for a connection that fell too far behind the event stream.
+const CLOSE_TRY_AGAIN: u16 = 1013;
+/// Frames waiting for the writer before the reader waits too.
+const OUTBOX: usize = 1024;
+
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/v1/ws", get(upgrade))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(engine)
+}
+
+async fn healthz(State(engine): State<Arc<Engine>>) -> Response {
+    match engine.store.audit_head().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
+    let now = ts::now();
+    let active = engine
+        .store
+        .list_grants(true)
+        .await
+        .ok()
+        .map(|gs| gs.iter().filter(|g| now < g.expires_at).count() as u64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        engine.metrics.render(active),
+    )
+        .into_response()
+}
+
+async fn upgrade(
+    State(engine): State<Arc<Engine>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match auth::authenticate(&*engine.store, &engine.policy, authorization).await {
+        Ok(user) => ws
+            .max_message_size(MAX_FRAME_BYTES)
+            .max_frame_size(MAX_FRAME_BYTES)
+            .on_upgrade(move |socket| connection(engine, user, socket)),
+        Err(AuthError::Store(e)) => {
+            tracing::error!(error = %e, "cannot check a token");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
+        }
+        Err(e) => {
+            engine.metrics.auth_failed();
+            tracing::info!(error = %e, "refused an upgrade");
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                format!("{e}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// What the writer task sends.
+enum Outgoing {
+    Reply(String),
+    Event(Arc<Event>),
+    Close(u16, &'static str),
+}
+
+async fn connection(engine: Arc<Engine>, user: UserInfo, socket: WebSocket) {
+    engine.metrics.connection_opened();
+    let (sink, mut stream) = socket.split();
+    let (out, out_rx) = mpsc::channel::<Outgoing>(OUTBOX);
+    let writer = tokio::spawn(write_frames(sink, out_rx, engine.clone()));
+    let hello = Event::Hello {
+        protocol: PROTOCOL_VERSION,
+        server_time: ts::now(),
+        user: user.clone(),
+    };
+    let _ = out.send(Outgoing::Event(Arc::new(hello))).await;
+    let forwarder = tokio::spawn(forward_events(
+        engine.clone(),
+        user.name.clone(),
+        engine.hub.subscribe(),
+        out.clone(),
+    ));
+    let mut bad_frames: VecDeque<Instant> = VecDeque::new();
+    while let Some(msg) = stream.next().await {
+        let text = match msg {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Close(_)) => break,
+            Ok(Message::Binary(_)) => {
+                let e = ErrorBody::new(
+                    ErrorCode::BadRequest,
+                    "binary frames are not part of protocol v1; send JSON text frames",
+                );
+                if !refuse(&out, &mut bad_frames, None, e).await {
+                    break;
+                }
+                continue;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                if is_too_big(&e) {
+                    let _ = out
+                        .send(Outgoing::Close(CLOSE_TOO_BIG, "frame over 1 MiB"))
+                        .await;
+                }
+                break;
+            }
+        };
+        match ClientFrame::decode(text.as_str()) {
+            Ok(frame) => {
+                let reply = engine.execute(&user, &frame.id, frame.op).await;
+                if out.send(Outgoing::Reply(reply)).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                let body = ErrorBody::new(ErrorCode::BadRequest, e.message);
+                if !refuse(&out, &mut bad_frames, e.id, body).await {
+                    break;
+                }
+            }
+        }
+    }
+    forwarder.abort();
+    drop(out);
+    let _ = writer.await;
+    engine.metrics.connection_closed();
+}
+
+/// Answers a bad frame; returns false (after sending a 1008 close) when the
+/// client has sent too many of them in the last minute.
+async fn refuse(
+    out: &mpsc::Sender<Outgoing>,
+    bad_frames: &mut VecDeque<Instant>,
+    id: Option<String>,
+    error: ErrorBody,
+) -> bool {
+    let now = Instant::now();
+    while bad_frames
+        .front()
+        .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
+    {
+        bad_frames.pop_front();
+    }
+    bad_frames.push_back(now);
+    if bad_frames.len() > BAD_FRAMES_PER_MINUTE as usize {
+        let _ = out
+            .send(Outgoing::Close(CLOSE_POLICY, "too many malformed frames"))
+            .await;
+        return false;
+    }
+    out.send(Outgoing::Reply(Reply::err(id, error).encode()))
+        .await
+        .is_ok()
+}
+
+fn is_too_big(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = err.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+async fn write_frames(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Outgoing>,
+    engine: Arc<Engine>,
+) {
+    let mut seq = 0u64;
+    while let Some(out) = rx.recv().await {
+        let msg = match out {
+            Outgoing::Reply(text) => Message::Text(text.into()),
+            Outgoing::Event(event) => {
+                seq += 1;
+                engine.metrics.event_sent();
+                Message::Text(encode_event(seq, ts::now(), &event).into())
+            }
+            Outgoing::Close(code, reason) => {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    })))
+                    .await;
+                break;
+            }
+        };
+        if sink.send(msg).await.is_err() {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+async fn forward_events(
+    engine: Arc<Engine>,
+    user: String,
+    mut rx: broadcast::Receiver<Arc<Event>>,
+    out: mpsc::Sender<Outgoing>,
+) {
+    loop {
+        match rx.recv().await {
+            Ok(event) => {
+                if may_see(&engine.policy, &user, &event)
+                    && out.send(Outgoing::Event(event)).await.is_err()
+                {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(user, missed = n, "connection fell behind on events");
+                let _ = out
+                    .send(Outgoing::Close(
+                        CLOSE_TRY_AGAIN,
+                        "fell behind on events; reconnect to resync",
+                    ))
+                    .await;
+                return;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! SQLite store: one file in WAL mode with `synchronous = FULL`, so an
+//! acknowledged op survives a kill -9 or a power cut.
+//!
+//! All writes go through one connection and start with `BEGIN IMMEDIATE`:
+//! SQLite has a single writer anyway, and taking the write lock up front
+//! keeps the audit chain's "read head, append" step free of races.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    AuditQuery, Commit, OpRecord, RequestQuery, Store, StoreError, StoreResult, TokenRecord,
+    Versioned, Write,
+};
+use crate::audit::chain::{self, GENESIS_HASH};
+use crate::protocol::{ts, AccessRequest, AuditEntry, Grant};
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn parse_time(raw: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(corrupt)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub async fn open(path: &Path, busy_timeout: Duration) -> StoreResult<SqliteStore> {
+        let url = format!("sqlite://{}", path.display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .map_err(unavailable)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(busy_timeout)
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(busy_timeout + Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await
+            .map_err(unavailable)?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", path.display())))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(unavailable)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    async fn apply(&self, commit: Commit) -> StoreResult<Vec<AuditEntry>> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(unavailable)?;
+        if let Some(op) = &commit.op {
+            insert_op(&mut tx, op).await?;
+        }
+        for w in &commit.requests {
+            write_request(&mut tx, w).await?;
+        }
+        for w in &commit.grants {
+            write_grant(&mut tx, w).await?;
+        }
+        let mut sealed = Vec::with_capacity(commit.audit.len());
+        if !commit.audit.is_empty() {
+            let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            let (mut seq, mut prev) = match head {
+                Some(row) => (row.get::<i64, _>(0) as u64, row.get::<String, _>(1)),
+                None => (0, GENESIS_HASH.to_string()),
+            };
+            for draft in commit.audit {
+                seq += 1;
+                let entry = chain::seal(draft, seq, &prev);
+                insert_audit(&mut tx, &entry).await?;
+                prev = entry.hash.clone();
+                sealed.push(entry);
+            }
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(sealed)
+    }
+}
+
+async fn insert_op(tx: &mut Transaction<'static, Sqlite>, op: &OpRecord) -> StoreResult<()> {
+    let res = sqlx::query(
+        "INSERT INTO op_replies (user_name, op_id, reply, at) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&op.user)
+    .bind(&op.op_id)
+    .bind(&op.reply)
+    .bind(ts::format(&Utc::now()))
+    .execute(&mut **tx)
+    .await
+    .map_err(unavailable)?;
+    if res.rows_affected() == 0 {
+        return Err(StoreError::DuplicateOp);
+    }
+    Ok(())
+}
+
+async fn write_request(
+    tx: &mut Transaction<'static, Sqlite>,
+    w: &Write<AccessRequest>,
+) -> StoreResult<()> {
+    let res = match w {
+        Write::Insert(r) => sqlx::query(
+            "INSERT INTO requests (id, requester, service, state, ticket, created_at, version, body)
+             VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&r.id)
+        .bind(&r.requester)
+        .bind(&r.service)
+        .bind(r.state.as_str())
+        .bind(&r.ticket)
+        .bind(ts::format(&r.created_at))
+        .bind(serde_json::to_string(r).map_err(corrupt)?)
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?,
+        Write::Update {
+            value: r,
+            expected_version,
+        } => sqlx::query(
+            "UPDATE requests SET state = ?, body = ?, version = version + 1
+             WHERE id = ? AND version = ?",
+        )
+        .bind(r.state.as_str())
+        .bind(serde_json::to_string(r).map_err(corrupt)?)
+        .bind(&r.id)
+        .bind(expected_version)
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?,
+    };
+    if res.rows_affected() == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+async fn write_grant(tx: &mut Transaction<'static, Sqlite>, w: &Write<Grant>) -> StoreResult<()> {
+    let res = match w {
+        Write::Insert(g) => sqlx::query(
+            "INSERT INTO grants (id, user_name, service, state, expires_at, version, body)
+             VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&g.id)
+        .bind(&g.user)
+        .bind(&g.service)
+        .bind(g.state.as_str())
+        .bind(ts::format(&g.expires_at))
+        .bind(serde_json::to_string(g).map_err(corrupt)?)
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?,
+        Write::Update {
+            value: g,
+            expected_version,
+        } => sqlx::query(
+            "UPDATE grants SET state = ?, expires_at = ?, body = ?, version = version + 1
+             WHERE id = ? AND version = ?",
+        )
+        .bind(g.state.as_str())
+        .bind(ts::format(&g.expires_at))
+        .bind(serde_json::to_string(g).map_err(corrupt)?)
+        .bind(&g.id)
+        .bind(expected_version)
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?,
+    };
+    if res.rows_affected() == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+async fn insert_audit(tx: &mut Transaction<'static, Sqlite>, e: &AuditEntry) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit (seq, id, at, actor, origin, action, target, detail, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.seq as i64)
+    .bind(&e.id)
+    .bind(ts::format(&e.at))
+    .bind(&e.actor)
+    .bind(&e.origin)
+    .bind(&e.action)
+    .bind(&e.target)
+    .bind(e.detail.to_string())
+    .bind(&e.prev_hash)
+    .bind(&e.hash)
+    .execute(&mut **tx)
+    .await
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEntry> {
+    Ok(AuditEntry {
+        seq: row.get::<i64, _>("seq") as u64,
+        id: row.get("id"),
+        at: parse_time(row.get("at"))?,
+        actor: row.get("actor"),
+        origin: row.get("origin"),
+        action: row.get("action"),
+        target: row.get("target"),
+        detail: serde_json::from_str(row.get("detail")).map_err(corrupt)?,
+        prev_hash: row.get("prev_hash"),
+        hash: row.get("hash"),
+    })
+}
+
+fn versioned<T: serde::de::DeserializeOwned>(row: &SqliteRow) -> StoreResult<Versioned<T>> {
+    Ok(Versioned {
+        value: serde_json::from_str(row.get("body")).map_err(corrupt)?,
+        version: row.get("version"),
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
+    let opt_time = |col: &str| -> StoreResult<Option<DateTime<Utc>>> {
+        row.get::<Option<String>, _>(col)
+            .as_deref()
+            .map(parse_time)
+            .transpose()
+    };
+    Ok(TokenRecord {
+        id: row.get("id"),
+        user: row.get("user_name"),
+        secret_hash: row.get("secret_hash"),
+        created_at: parse_time(row.get("created_at"))?,
+        expires_at: opt_time("expires_at")?,
+        revoked_at: opt_time("revoked_at")?,
+        label: row.get("label"),
+    })
+}
+
+impl Store for SqliteStore {
+    fn commit(&self, commit: Commit) -> BoxFuture<'_, StoreResult<Vec<AuditEntry>>> {
+        Box::pin(self.apply(commit))
+    }
+
+    fn request(&self, id: &str) -> BoxFuture<'_, StoreResult<Option<Versioned<AccessRequest>>>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            sqlx::query("SELECT body, version FROM requests WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(unavailable)?
+                .as_ref()
+                .map(versioned)
+                .transpose()
+        })
+    }
+
+    fn grant(&self, id: &str) -> BoxFuture<'_, StoreResult<Option<Versioned<Grant>>>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            sqlx::query("SELECT body, version FROM grants WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(unavailable)?
+                .as_ref()
+                .map(versioned)
+                .transpose()
+        })
+    }
+
+    fn list_requests(&self, q: RequestQuery) -> BoxFuture<'_, StoreResult<Vec<AccessRequest>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT body, version FROM requests
+                 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR requester = ?2)
+                 ORDER BY created_at DESC, id DESC LIMIT ?3",
+            )
+            .bind(q.state.map(|s| s.as_str()))
+            .bind(q.requester)
+            .bind(if q.limit == 0 { -1 } else { i64::from(q.limit) })
+            .fetch_all(&self.reader)
+            .await
+            .map_err(unavailable)?;
+            rows.iter()
+                .map(|r| versioned(r).map(|v| v.value))
+                .collect()
+        })
+    }
+
+    fn list_grants(&self, active_only: bool) -> BoxFuture<'_, StoreResult<Vec<Grant>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT body, version FROM grants WHERE (?1 = 0 OR state = 'active')
+                 ORDER BY expires_at DESC, id DESC",
+            )
+            .bind(active_only)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(unavailable)?;
+            rows.iter()
+                .map(|r| versioned(r).map(|v| v.value))
+                .collect()
+        })
+    }
+
+    fn op_reply(&self, user: &str, op_id: &str) -> BoxFuture<'_, StoreResult<Option<String>>> {
+        let (user, op_id) = (user.to_string(), op_id.to_string());
+        Box::pin(async move {
+            // Read through the writer: a reply committed a moment ago must be seen.
+            let row = sqlx::query("SELECT reply FROM op_replies WHERE user_name = ? AND op_id = ?")
+                .bind(user)
+                .bind(op_id)
+                .fetch_optional(&self.writer)
+                .await
+                .map_err(unavailable)?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    fn audit_query(&self, q: AuditQuery) -> BoxFuture<'_, StoreResult<Vec<AuditEntry>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT * FROM audit WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR actor = ?2)
+                 ORDER BY seq DESC LIMIT ?3",
+            )
+            .bind(q.since.as_ref().map(ts::format))
+            .bind(q.actor)
+            .bind(if q.limit == 0 { -1 } else { i64::from(q.limit) })
+            .fetch_all(&self.reader)
+            .await
+            .map_err(unavailable)?;
+            rows.iter().map(audit_from_row).collect()
+        })
+    }
+
+    fn audit_range(&self, from: u64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<AuditEntry>>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT * FROM audit WHERE seq >= ? ORDER BY seq ASC LIMIT ?")
+                .bind(from as i64)
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(unavailable)?;
+            rows.iter().map(audit_from_row).collect()
+        })
+    }
+
+    fn audit_head(&self) -> BoxFuture<'_, StoreResult<Option<(u64, String)>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(unavailable)?;
+            Ok(row.map(|r| (r.get::<i64, _>(0) as u64, r.get(1))))
+        })
+    }
+
+    fn insert_token(&self, t: TokenRecord) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO tokens (id, user_name, secret_hash, created_at, expires_at, revoked_at, label)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(t.id)
+            .bind(t.user)
+            .bind(t.secret_hash)
+            .bind(ts::format(&t.created_at))
+            .bind(t.expires_at.as_ref().map(ts::format))
+            .bind(t.revoked_at.as_ref().map(ts::format))
+            .bind(t.label)
+            .execute(&self.writer)
+            .await
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    fn token(&self, id: &str) -> BoxFuture<'_, StoreResult<Option<TokenRecord>>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            sqlx::query("SELECT * FROM tokens WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(unavailable)?
+                .as_ref()
+                .map(token_from_row)
+                .transpose()
+        })
+    }
+
+    fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> BoxFuture<'_, StoreResult<bool>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            let res = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(ts::format(&at))
+                .bind(id)
+                .execute(&self.writer)
+                .await
+                .map_err(unavailable)?;
+            Ok(res.rows_affected() == 1)
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! breakglass: just-in-time access to production logs and metrics.
+//!
+//! The library behind the one `breakglass` binary: the wire protocol both
+//! halves speak, the pure deciding code (policy, lifecycle, audit chain),
+//! the gateway server and the client.
+
+pub mod audit;
+pub mod duration;
+pub mod protocol;
+pub mod ratelimit;
+pub mod lifecycle;
+pub mod policy;
+pub mod gateway;
+pub mod client;
+pub mod cli;
