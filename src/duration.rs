@@ -80,8 +80,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
         if first.is_whitespace() {
             return Err(malformed("no spaces inside a duration (write 1h30m)"));
         }
-        if !first.is_ascii_digit() {
+        if first.is_alphabetic() {
             return Err(malformed("expected a number before each unit"));
+        }
+        if !first.is_ascii_digit() {
+            return Err(malformed("unexpected character"));
         }
         let digits_end = rest
             .find(|c: char| !c.is_ascii_digit())
@@ -348,8 +351,8 @@ mod tests {
             ("30m1h", "largest to smallest"),
             ("1h1h", "largest to smallest"),
             ("h", "number before"),
-            ("+5m", "number before"),
-            ("5m!", "number before"),
+            ("+5m", "unexpected"),
+            ("5m!", "unexpected"),
             ("5_000s", "unexpected"),
         ] {
             let err = parse_duration(text).unwrap_err();

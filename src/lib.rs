@@ -5,11 +5,11 @@
 //! the gateway server and the client.
 
 pub mod audit;
+pub mod cli;
+pub mod client;
 pub mod duration;
-pub mod protocol;
-pub mod ratelimit;
+pub mod gateway;
 pub mod lifecycle;
 pub mod policy;
-pub mod gateway;
-pub mod client;
-pub mod cli;
+pub mod protocol;
+pub mod ratelimit;

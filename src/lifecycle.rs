@@ -465,8 +465,16 @@ pub(crate) mod tests {
         assert_eq!(r.request.state, RequestState::Pending);
         assert!(r.grant.is_none());
         let later = t0() + chrono::Duration::seconds(30);
-        let out = approve(&p, &r.request, "bob", Some("ok".into()), "grt-1".into(), None, later)
-            .unwrap();
+        let out = approve(
+            &p,
+            &r.request,
+            "bob",
+            Some("ok".into()),
+            "grt-1".into(),
+            None,
+            later,
+        )
+        .unwrap();
         assert_eq!(out.request.state, RequestState::Approved);
         let g = out.grant.unwrap();
         assert_eq!(g.starts_at, later);
@@ -477,7 +485,9 @@ pub(crate) mod tests {
     #[test]
     fn checkout_needs_two_distinct_approvers() {
         let p = demo_policy();
-        let r = create(&p, "alice", ask("checkout", 600), ids(1), t0()).unwrap().request;
+        let r = create(&p, "alice", ask("checkout", 600), ids(1), t0())
+            .unwrap()
+            .request;
         let one = approve(&p, &r, "bob", None, "g".into(), None, t0()).unwrap();
         assert_eq!(one.request.state, RequestState::Pending);
         assert!(one.grant.is_none());
@@ -509,8 +519,12 @@ pub(crate) mod tests {
     #[test]
     fn one_deny_denies_and_nothing_decides_it_again() {
         let p = demo_policy();
-        let r = create(&p, "alice", ask("checkout", 600), ids(1), t0()).unwrap().request;
-        let one = approve(&p, &r, "bob", None, "g".into(), None, t0()).unwrap().request;
+        let r = create(&p, "alice", ask("checkout", 600), ids(1), t0())
+            .unwrap()
+            .request;
+        let one = approve(&p, &r, "bob", None, "g".into(), None, t0())
+            .unwrap()
+            .request;
         let denied = deny(&p, &one, "dave", "not during the freeze".into(), t0()).unwrap();
         assert_eq!(denied.state, RequestState::Denied);
         let again = approve(&p, &denied, "dave", None, "g".into(), None, t0()).unwrap_err();
@@ -582,7 +596,16 @@ pub(crate) mod tests {
             extend(&p, "erin", &g, 900, "mine now".into(), ids(3), t0()).unwrap_err(),
             LifecycleError::NotHolder("grt-1".into())
         );
-        let out = approve(&p, &ext.request, "bob", None, "unused".into(), Some(&g), t0()).unwrap();
+        let out = approve(
+            &p,
+            &ext.request,
+            "bob",
+            None,
+            "unused".into(),
+            Some(&g),
+            t0(),
+        )
+        .unwrap();
         let g2 = out.grant.unwrap();
         assert_eq!(g2.id, "grt-1");
         assert_eq!(g2.expires_at, g.expires_at + chrono::Duration::seconds(900));
@@ -594,7 +617,9 @@ pub(crate) mod tests {
         let r = create(&p, "alice", ask("search", 600), ids(1), t0()).unwrap();
         let g = r.grant.unwrap();
         assert_eq!(
-            revoke(&p, &g, "erin", "nosy".into(), t0()).unwrap_err().code(),
+            revoke(&p, &g, "erin", "nosy".into(), t0())
+                .unwrap_err()
+                .code(),
             ErrorCode::Forbidden
         );
         let by_lead = revoke(&p, &g, "carol", "incident over".into(), t0()).unwrap();
@@ -602,7 +627,9 @@ pub(crate) mod tests {
         assert!(!by_lead.covers("search", Capability::LogsRead, t0()));
         assert!(revoke(&p, &g, "alice", "done".into(), t0()).is_ok());
         assert_eq!(
-            revoke(&p, &by_lead, "carol", "again".into(), t0()).unwrap_err().code(),
+            revoke(&p, &by_lead, "carol", "again".into(), t0())
+                .unwrap_err()
+                .code(),
             ErrorCode::Conflict
         );
     }
@@ -610,13 +637,35 @@ pub(crate) mod tests {
     /// Random actions by random people at random times.
     #[derive(Debug, Clone)]
     enum Action {
-        Create { who: usize, svc: usize, secs: u64, bg: bool },
-        Approve { who: usize, req: usize },
-        Deny { who: usize, req: usize },
-        Cancel { who: usize, req: usize },
-        Revoke { who: usize, grant: usize },
-        Extend { grant: usize, secs: u64 },
-        Tick { secs: i64 },
+        Create {
+            who: usize,
+            svc: usize,
+            secs: u64,
+            bg: bool,
+        },
+        Approve {
+            who: usize,
+            req: usize,
+        },
+        Deny {
+            who: usize,
+            req: usize,
+        },
+        Cancel {
+            who: usize,
+            req: usize,
+        },
+        Revoke {
+            who: usize,
+            grant: usize,
+        },
+        Extend {
+            grant: usize,
+            secs: u64,
+        },
+        Tick {
+            secs: i64,
+        },
     }
 
     const PEOPLE: [&str; 5] = ["alice", "erin", "bob", "dave", "carol"];

@@ -110,7 +110,9 @@ pub enum PolicyConfigError {
 /// Why the policy refuses something a user asked for. Each says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    #[error("unknown service `{0}`; `breakglass` lists the services you may request (catalog.list)")]
+    #[error(
+        "unknown service `{0}`; `breakglass` lists the services you may request (catalog.list)"
+    )]
     UnknownService(String),
     #[error("service `{service}` offers {offered}, not `{cap}`")]
     CapabilityNotOffered {
@@ -122,7 +124,9 @@ pub enum PolicyError {
     NoCapabilities(String),
     #[error("you are not in a group that may request access to `{0}`")]
     NotARequester(String),
-    #[error("duration {asked_s}s is above the cap of {max_s}s for `{service}`; ask for less or extend later")]
+    #[error(
+        "duration {asked_s}s is above the cap of {max_s}s for `{service}`; ask for less or extend later"
+    )]
     DurationTooLong {
         service: String,
         asked_s: u64,
@@ -217,7 +221,9 @@ impl Policy {
                 )));
             }
             if svc.requesters.is_empty() {
-                return Err(bad("has no requester groups, so nobody can ask for it".into()));
+                return Err(bad(
+                    "has no requester groups, so nobody can ask for it".into()
+                ));
             }
             for group in svc
                 .requesters
@@ -227,9 +233,7 @@ impl Policy {
                 .chain(&svc.break_glass)
             {
                 if !known_groups.contains(group.as_str()) {
-                    return Err(bad(format!(
-                        "group `{group}` has no members (a typo?)"
-                    )));
+                    return Err(bad(format!("group `{group}` has no members (a typo?)")));
                 }
             }
             if svc.approvals_required == 0 && svc.auto_approve.is_empty() {
@@ -289,10 +293,20 @@ impl Policy {
     pub fn user(&self, name: &str) -> Option<UserInfo> {
         let def = self.file.users.get(name)?;
         let mut roles = Vec::new();
-        if self.file.services.values().any(|s| self.in_any(name, &s.requesters)) {
+        if self
+            .file
+            .services
+            .values()
+            .any(|s| self.in_any(name, &s.requesters))
+        {
             roles.push(ROLE_ENGINEER.to_string());
         }
-        if self.file.services.values().any(|s| self.in_any(name, &s.approvers)) {
+        if self
+            .file
+            .services
+            .values()
+            .any(|s| self.in_any(name, &s.approvers))
+        {
             roles.push(ROLE_APPROVER.to_string());
         }
         if self.is_lead(name) {
@@ -467,7 +481,14 @@ pub(crate) mod tests {
     fn over_long_durations_are_refused_not_shortened() {
         let p = demo_policy();
         let err = p
-            .check_request("alice", "payments", &[Capability::LogsRead], 7201, "INC-1 debugging", false)
+            .check_request(
+                "alice",
+                "payments",
+                &[Capability::LogsRead],
+                7201,
+                "INC-1 debugging",
+                false,
+            )
             .unwrap_err();
         assert_eq!(
             err,
@@ -479,7 +500,14 @@ pub(crate) mod tests {
         );
         assert_eq!(err.code(), ErrorCode::BadRequest);
         let err = p
-            .check_request("alice", "payments", &[Capability::LogsRead], 0, "INC-1 debugging", false)
+            .check_request(
+                "alice",
+                "payments",
+                &[Capability::LogsRead],
+                0,
+                "INC-1 debugging",
+                false,
+            )
             .unwrap_err();
         assert!(matches!(err, PolicyError::DurationTooShort { .. }));
     }
@@ -488,7 +516,14 @@ pub(crate) mod tests {
     fn unknown_services_and_capabilities_are_named() {
         let p = demo_policy();
         let err = p
-            .check_request("alice", "ledger", &[Capability::LogsRead], 60, "why not", false)
+            .check_request(
+                "alice",
+                "ledger",
+                &[Capability::LogsRead],
+                60,
+                "why not",
+                false,
+            )
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::NotFound);
         assert!(err.to_string().contains("ledger"));
@@ -501,12 +536,27 @@ pub(crate) mod tests {
     #[test]
     fn break_glass_only_for_the_groups_the_policy_names() {
         let p = demo_policy();
-        assert!(p
-            .check_request("alice", "payments", &[Capability::LogsRead], 60, "prod down", true)
-            .is_ok());
+        assert!(
+            p.check_request(
+                "alice",
+                "payments",
+                &[Capability::LogsRead],
+                60,
+                "prod down",
+                true
+            )
+            .is_ok()
+        );
         assert_eq!(
-            p.check_request("erin", "payments", &[Capability::LogsRead], 60, "prod down", true)
-                .unwrap_err(),
+            p.check_request(
+                "erin",
+                "payments",
+                &[Capability::LogsRead],
+                60,
+                "prod down",
+                true
+            )
+            .unwrap_err(),
             PolicyError::BreakGlassNotAllowed("payments".into())
         );
     }

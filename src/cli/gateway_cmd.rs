@@ -22,7 +22,9 @@ fn fail(e: impl std::fmt::Display) -> CliError {
 
 fn load_config(args: &GatewayArgs) -> Result<GatewayConfig, CliError> {
     let mut cfg = match (&args.config, args.dev) {
-        (Some(path), _) => GatewayConfig::load(path).map_err(|e| CliError::new(EXIT_USAGE, e.to_string()))?,
+        (Some(path), _) => {
+            GatewayConfig::load(path).map_err(|e| CliError::new(EXIT_USAGE, e.to_string()))?
+        }
         (None, true) => {
             let dir = match &args.data_dir {
                 Some(d) => d.clone(),
@@ -95,7 +97,10 @@ pub async fn run(args: GatewayArgs, json_out: bool) -> CliResult {
             );
         }
     } else if json_out {
-        println!("{}", json!({"url": running.ws_url(), "http": running.http_url()}));
+        println!(
+            "{}",
+            json!({"url": running.ws_url(), "http": running.http_url()})
+        );
     } else {
         println!("breakglass gateway on {}", running.ws_url());
     }
@@ -129,12 +134,15 @@ async fn token(cmd: &TokenCommand, cfg: GatewayConfig, json_out: bool) -> CliRes
             if cfg.policy.user(user).is_none() {
                 return Err(CliError::new(
                     EXIT_NOT_FOUND,
-                    format!("user `{user}` is not in the policy; add [users.{user}] to the config first"),
+                    format!(
+                        "user `{user}` is not in the policy; add [users.{user}] to the config first"
+                    ),
                 ));
             }
             let expires_at = match ttl {
                 Some(t) => {
-                    let d = parse_duration(t).map_err(|e| CliError::usage(format!("--ttl {t}: {e}")))?;
+                    let d = parse_duration(t)
+                        .map_err(|e| CliError::usage(format!("--ttl {t}: {e}")))?;
                     Some(ts::now() + chrono::Duration::from_std(d).map_err(fail)?)
                 }
                 None => None,
@@ -163,7 +171,10 @@ async fn token(cmd: &TokenCommand, cfg: GatewayConfig, json_out: bool) -> CliRes
                 println!("revoked token {id}");
                 Ok(())
             } else {
-                Err(CliError::new(EXIT_NOT_FOUND, format!("no active token `{id}`")))
+                Err(CliError::new(
+                    EXIT_NOT_FOUND,
+                    format!("no active token `{id}`"),
+                ))
             }
         }
     }

@@ -15,9 +15,7 @@ use self::args::{Cli, ClientArgs, Command, RequestArgs};
 use crate::client::settings::{self, SettingsError, Target};
 use crate::client::{ClientError, Connection};
 use crate::duration::parse_duration;
-use crate::protocol::{
-    AccessRequest, Capability, ErrorCode, Event, Grant, Op, RequestState,
-};
+use crate::protocol::{AccessRequest, Capability, ErrorCode, Event, Grant, Op, RequestState};
 
 /// A failed command: what to print and which exit code to use.
 #[derive(Debug)]
@@ -101,7 +99,16 @@ pub async fn run(cli: Cli) -> CliResult {
             };
             decide(&client, op).await
         }
-        Command::Deny { id, reason } => decide(&client, Op::RequestDeny { request_id: id, reason }).await,
+        Command::Deny { id, reason } => {
+            decide(
+                &client,
+                Op::RequestDeny {
+                    request_id: id,
+                    reason,
+                },
+            )
+            .await
+        }
         Command::Cancel { id } => decide(&client, Op::RequestCancel { request_id: id }).await,
         Command::Grants { all } => {
             let conn = connect(&client).await?;
@@ -122,7 +129,10 @@ pub async fn run(cli: Cli) -> CliResult {
                 .await?;
             let grant: Grant = reply.take("grant").map_err(protocol)?;
             print(&client, &json!({ "grant": grant }), || {
-                format!("revoked {} ({} on {})\n", grant.id, grant.user, grant.service)
+                format!(
+                    "revoked {} ({} on {})\n",
+                    grant.id, grant.user, grant.service
+                )
             });
             Ok(())
         }
@@ -185,7 +195,9 @@ async fn login(client: &ClientArgs, url: Option<String>) -> CliResult {
     let url = url
         .or_else(|| client.gateway.clone())
         .or_else(|| std::env::var(settings::ENV_GATEWAY).ok())
-        .ok_or_else(|| CliError::usage("give the gateway URL: `breakglass login ws://HOST:PORT`"))?;
+        .ok_or_else(|| {
+            CliError::usage("give the gateway URL: `breakglass login ws://HOST:PORT`")
+        })?;
     let url = settings::normalise_url(&url);
     let token = if let Some(f) = &client.token_file {
         std::fs::read_to_string(f)
@@ -267,13 +279,20 @@ async fn request(client: &ClientArgs, args: RequestArgs) -> CliResult {
         }
         None => None,
     };
-    print(client, &json!({ "request": request, "grant": grant }), || {
-        let mut text = output::request_line(&request);
-        if let Some(g) = &grant {
-            text.push_str(&output::grants_table(std::slice::from_ref(g), conn.server_now()));
-        }
-        text
-    });
+    print(
+        client,
+        &json!({ "request": request, "grant": grant }),
+        || {
+            let mut text = output::request_line(&request);
+            if let Some(g) = &grant {
+                text.push_str(&output::grants_table(
+                    std::slice::from_ref(g),
+                    conn.server_now(),
+                ));
+            }
+            text
+        },
+    );
     match request.state {
         RequestState::Denied => Err(CliError::new(
             EXIT_FORBIDDEN,
@@ -286,7 +305,11 @@ async fn request(client: &ClientArgs, args: RequestArgs) -> CliResult {
         )),
         RequestState::Expired | RequestState::Cancelled if args.wait => Err(CliError::new(
             EXIT_FAILURE,
-            format!("request {} ended {} without a grant", request.id, request.state.as_str()),
+            format!(
+                "request {} ended {} without a grant",
+                request.id,
+                request.state.as_str()
+            ),
         )),
         _ => Ok(()),
     }

@@ -68,7 +68,15 @@ pub fn requests_table(requests: &[AccessRequest], now: DateTime<Utc>) -> String 
         .collect();
     table(
         &[
-            "ID", "STATE", "REQUESTER", "SERVICE", "CAPS", "FOR", "APPROVALS", "AGE", "TICKET",
+            "ID",
+            "STATE",
+            "REQUESTER",
+            "SERVICE",
+            "CAPS",
+            "FOR",
+            "APPROVALS",
+            "AGE",
+            "TICKET",
             "REASON",
         ],
         rows,
@@ -100,12 +108,18 @@ pub fn grants_table(grants: &[Grant], now: DateTime<Utc>) -> String {
                 caps(&g.capabilities),
                 left,
                 crate::protocol::ts::format(&g.expires_at),
-                if g.break_glass { "break-glass".into() } else { String::new() },
+                if g.break_glass {
+                    "break-glass".into()
+                } else {
+                    String::new()
+                },
             ]
         })
         .collect();
     table(
-        &["ID", "STATE", "USER", "SERVICE", "CAPS", "LEFT", "EXPIRES", ""],
+        &[
+            "ID", "STATE", "USER", "SERVICE", "CAPS", "LEFT", "EXPIRES", "",
+        ],
         rows,
     )
 }
@@ -150,7 +164,10 @@ mod tests {
     fn table_columns_line_up() {
         let t = table(
             &["ID", "STATE"],
-            vec![vec!["req-1".into(), "pending".into()], vec!["r".into(), "ok".into()]],
+            vec![
+                vec!["req-1".into(), "pending".into()],
+                vec!["r".into(), "ok".into()],
+            ],
         );
         assert_eq!(t, "ID     STATE\nreq-1  pending\nr      ok\n");
     }

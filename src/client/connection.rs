@@ -21,8 +21,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::protocol::{
-    ClientFrame, ErrorBody, ErrorCode, Event, EventFrame, Op, ReceivedReply, ServerFrame,
-    UserInfo, MAX_FRAME_BYTES,
+    ClientFrame, ErrorBody, ErrorCode, Event, EventFrame, MAX_FRAME_BYTES, Op, ReceivedReply,
+    ServerFrame, UserInfo,
 };
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -34,13 +34,17 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 /// What went wrong talking to the gateway, with what to do about it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach the gateway at {url}: {reason}. Is it running? (`breakglass gateway --dev` starts one)")]
+    #[error(
+        "cannot reach the gateway at {url}: {reason}. Is it running? (`breakglass gateway --dev` starts one)"
+    )]
     Unreachable { url: String, reason: String },
     #[error("the gateway refused your token: {0}. Get a new one and run `breakglass login`")]
     Unauthorized(String),
     #[error("{0}")]
     Refused(ErrorBody),
-    #[error("the connection to the gateway was lost; nothing after the last reply is known to have happened")]
+    #[error(
+        "the connection to the gateway was lost; nothing after the last reply is known to have happened"
+    )]
     Disconnected,
     #[error("the gateway did not answer within {0:?}")]
     Timeout(Duration),
@@ -79,8 +83,9 @@ impl Connection {
         let mut request = url
             .into_client_request()
             .map_err(|e| unreachable(format!("bad URL ({e}); expected ws://HOST:PORT/v1/ws")))?;
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
-            .map_err(|_| ClientError::Unauthorized("the token contains invalid characters".into()))?;
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| {
+            ClientError::Unauthorized("the token contains invalid characters".into())
+        })?;
         request.headers_mut().insert("authorization", bearer);
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_FRAME_BYTES * 16))
@@ -110,12 +115,17 @@ impl Connection {
         let (user, server_time) = match first {
             Some(Ok(Message::Text(t))) => match ServerFrame::decode(t.as_str()) {
                 Ok(ServerFrame::Event(EventFrame {
-                    event: Event::Hello {
-                        user, server_time, ..
-                    },
+                    event:
+                        Event::Hello {
+                            user, server_time, ..
+                        },
                     ..
                 })) => (user, server_time),
-                _ => return Err(ClientError::Protocol("the first frame was not `hello`".into())),
+                _ => {
+                    return Err(ClientError::Protocol(
+                        "the first frame was not `hello`".into(),
+                    ));
+                }
             },
             _ => return Err(ClientError::Disconnected),
         };
@@ -170,7 +180,9 @@ impl Connection {
         match (reply.ok, reply.error.clone()) {
             (true, _) => Ok(reply),
             (false, Some(e)) => Err(ClientError::Refused(e)),
-            (false, None) => Err(ClientError::Protocol("failed reply without an error".into())),
+            (false, None) => Err(ClientError::Protocol(
+                "failed reply without an error".into(),
+            )),
         }
     }
 

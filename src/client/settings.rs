@@ -24,7 +24,9 @@ pub struct StoredConfig {
 /// Why no gateway or token could be found.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("no gateway configured: pass --gateway ws://HOST:PORT/v1/ws, set {ENV_GATEWAY}, or run `breakglass login URL`")]
+    #[error(
+        "no gateway configured: pass --gateway ws://HOST:PORT/v1/ws, set {ENV_GATEWAY}, or run `breakglass login URL`"
+    )]
     NoGateway,
     #[error("no token: pass --token-file FILE, set {ENV_TOKEN}, or run `breakglass login`")]
     NoToken,
@@ -152,7 +154,8 @@ pub fn store_login(dir: &Path, url: &str, token: &str) -> Result<(), SettingsErr
     let mut cfg = load_stored(dir)?;
     cfg.gateway = Some(url.to_string());
     let cpath = config_path(dir);
-    std::fs::write(&cpath, toml::to_string(&cfg).expect("config serializes")).map_err(werr(&cpath))?;
+    std::fs::write(&cpath, toml::to_string(&cfg).expect("config serializes"))
+        .map_err(werr(&cpath))?;
     let tpath = token_path(dir);
     write_private(&tpath, token).map_err(werr(&tpath))
 }

@@ -13,14 +13,16 @@ use subtle::ConstantTimeEq;
 
 use super::store::{Store, StoreError, TokenRecord};
 use crate::policy::Policy;
-use crate::protocol::{ts, UserInfo};
+use crate::protocol::{UserInfo, ts};
 
 const PREFIX: &str = "bgt_";
 
 /// Why an upgrade request is refused with 401.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    #[error("no bearer token: send `Authorization: Bearer <token>` (`breakglass login` stores one)")]
+    #[error(
+        "no bearer token: send `Authorization: Bearer <token>` (`breakglass login` stores one)"
+    )]
     Missing,
     #[error("this is not a breakglass token")]
     Malformed,
@@ -128,7 +130,9 @@ mod tests {
     fn wrong_expired_and_revoked_tokens_are_refused() {
         let now = ts::now();
         let mut m = mint("alice", Some(now + chrono::Duration::hours(1)), "");
-        let (_, secret) = parse(&m.token).map(|(a, b)| (a.to_string(), b.to_string())).unwrap();
+        let (_, secret) = parse(&m.token)
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .unwrap();
         let other = mint("alice", None, "");
         let (_, other_secret) = parse(&other.token).unwrap();
         assert_eq!(check(&m.record, other_secret, now), Err(AuthError::Unknown));
@@ -142,7 +146,13 @@ mod tests {
 
     #[test]
     fn malformed_tokens_do_not_parse() {
-        for bad in ["", "bgt_", "bgt_zz_zz", "Bearer x", &format!("bgt_{}_{}", "a".repeat(12), "b".repeat(63))] {
+        for bad in [
+            "",
+            "bgt_",
+            "bgt_zz_zz",
+            "Bearer x",
+            &format!("bgt_{}_{}", "a".repeat(12), "b".repeat(63)),
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
     }

@@ -23,8 +23,8 @@ use crate::audit::chain::{self, Draft};
 use crate::lifecycle::{self, LifecycleError, NewIds, NewRequest};
 use crate::policy::Policy;
 use crate::protocol::{
-    ts, AccessRequest, AuditEntry, Capability, ErrorBody, ErrorCode, Event, Grant, Op, Reply,
-    ReplyBody, RequestState, Session, UserInfo,
+    AccessRequest, AuditEntry, Capability, ErrorBody, ErrorCode, Event, Grant, Op, Reply,
+    ReplyBody, RequestState, Session, UserInfo, ts,
 };
 use crate::ratelimit::RateLimiter;
 
@@ -79,7 +79,9 @@ impl From<StoreError> for OpError {
         match e {
             StoreError::Unavailable(m) => OpError::new(
                 ErrorCode::AuditUnavailable,
-                format!("the gateway cannot record this in its audit trail, so it did nothing ({m}); retry later"),
+                format!(
+                    "the gateway cannot record this in its audit trail, so it did nothing ({m}); retry later"
+                ),
             ),
             other => OpError::new(ErrorCode::Internal, other.to_string()),
         }
@@ -117,7 +119,13 @@ fn write<T>(value: T, loaded: Option<i64>) -> Write<T> {
     }
 }
 
-fn draft(actor: &str, action: &str, target: &str, detail: serde_json::Value, now: DateTime<Utc>) -> Draft {
+fn draft(
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Draft {
     Draft::new(actor, ORIGIN, action, target, detail, now)
 }
 
@@ -201,15 +209,14 @@ impl Engine {
 
     fn check_rate(&self, user: &str) -> Result<(), OpError> {
         let mut limiter = self.limiter.lock().expect("rate limiter lock");
-        limiter.check(user.to_string(), Instant::now()).map_err(|retry| {
-            OpError::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "too many ops; retry in {} ms",
-                    retry.as_millis().max(1)
-                ),
-            )
-        })
+        limiter
+            .check(user.to_string(), Instant::now())
+            .map_err(|retry| {
+                OpError::new(
+                    ErrorCode::RateLimited,
+                    format!("too many ops; retry in {} ms", retry.as_millis().max(1)),
+                )
+            })
     }
 
     /// A mutation: stored reply if this op id already ran, else plan and
@@ -287,13 +294,14 @@ impl Engine {
         self.metrics.audit_appended(entries.len());
         for event in events {
             match &event {
-                Event::RequestUpdated { request } if request.state == RequestState::Pending => {
-                    self.schedule(Deadline::RequestTtl {
+                Event::RequestUpdated { request } if request.state == RequestState::Pending => self
+                    .schedule(Deadline::RequestTtl {
                         at: request.pending_until,
                         id: request.id.clone(),
-                    })
-                }
-                Event::GrantUpdated { grant } if grant.state == crate::protocol::GrantState::Active => {
+                    }),
+                Event::GrantUpdated { grant }
+                    if grant.state == crate::protocol::GrantState::Active =>
+                {
                     self.schedule(Deadline::GrantExpiry {
                         at: grant.expires_at,
                         id: grant.id.clone(),
@@ -392,9 +400,12 @@ impl Engine {
                     });
                 }
                 plan.requests.push(Write::Insert(out.request.clone()));
-                plan.events.insert(0, Event::RequestUpdated {
-                    request: out.request,
-                });
+                plan.events.insert(
+                    0,
+                    Event::RequestUpdated {
+                        request: out.request,
+                    },
+                );
                 Ok(plan)
             }
             Op::RequestCancel { request_id } => {
@@ -421,8 +432,13 @@ impl Engine {
                     extended.as_ref().map(|g| &g.value),
                     now,
                 )?;
-                let mut plan =
-                    self.plan_request_update(me, "request.approve", out.request.clone(), loaded.version, now);
+                let mut plan = self.plan_request_update(
+                    me,
+                    "request.approve",
+                    out.request.clone(),
+                    loaded.version,
+                    now,
+                );
                 if let Some(g) = out.grant {
                     let version = extended.filter(|e| e.value.id == g.id).map(|e| e.version);
                     self.plan_grant_start(&mut plan, &out.request, g, version, now);
@@ -440,7 +456,8 @@ impl Engine {
             } => {
                 let loaded = self.load_request(user, &request_id).await?;
                 let r = lifecycle::complete_review(p, &loaded.value, me, comment)?;
-                let mut plan = self.plan_request_update(me, "review.complete", r.clone(), loaded.version, now);
+                let mut plan =
+                    self.plan_request_update(me, "review.complete", r.clone(), loaded.version, now);
                 plan.audit[0].detail["review_comment"] = json!(r.review_comment);
                 Ok(plan)
             }
@@ -450,7 +467,8 @@ impl Engine {
                 let mut plan = Plan::new(ReplyBody::Grant { grant: g.clone() });
                 let mut detail = grant_detail(&g);
                 detail["reason"] = json!(g.revoke_reason);
-                plan.audit.push(draft(me, "grant.revoke", &g.id, detail, now));
+                plan.audit
+                    .push(draft(me, "grant.revoke", &g.id, detail, now));
                 plan.grants.push(write(g.clone(), Some(loaded.version)));
                 plan.events.push(Event::GrantUpdated { grant: g });
                 Ok(plan)
@@ -495,7 +513,10 @@ impl Engine {
                 if chain::compute_hash(&entry) != entry.hash {
                     return Err(OpError::new(
                         ErrorCode::BadRequest,
-                        format!("entry {} of your journal does not match its hash", entry.seq),
+                        format!(
+                            "entry {} of your journal does not match its hash",
+                            entry.seq
+                        ),
                     ));
                 }
                 let detail = json!({
@@ -503,7 +524,14 @@ impl Engine {
                     "detail": entry.detail,
                 });
                 let mut plan = Plan::new(ReplyBody::Empty {});
-                plan.audit.push(Draft::new(me, &entry.origin, &entry.action, &entry.target, detail, now));
+                plan.audit.push(Draft::new(
+                    me,
+                    &entry.origin,
+                    &entry.action,
+                    &entry.target,
+                    detail,
+                    now,
+                ));
                 Ok(plan)
             }
             other => Err(OpError::new(
@@ -544,10 +572,15 @@ impl Engine {
         version: Option<i64>,
         now: DateTime<Utc>,
     ) {
-        let action = if version.is_some() { "grant.extended" } else { "grant.start" };
+        let action = if version.is_some() {
+            "grant.extended"
+        } else {
+            "grant.start"
+        };
         let mut detail = grant_detail(&g);
         detail["request_id"] = json!(request.id);
-        plan.audit.push(draft(&request.requester, action, &g.id, detail, now));
+        plan.audit
+            .push(draft(&request.requester, action, &g.id, detail, now));
         plan.grants.push(write(g.clone(), version));
         plan.events.push(Event::GrantUpdated { grant: g });
     }
@@ -561,8 +594,8 @@ impl Engine {
                 services: p.catalog_for(me),
             }),
             Op::RequestList { state, mine } => {
-                let requester = (mine || !(p.is_lead(me) || user.has_role("approver")))
-                    .then(|| me.to_string());
+                let requester =
+                    (mine || !(p.is_lead(me) || user.has_role("approver"))).then(|| me.to_string());
                 let requests = self
                     .store
                     .list_requests(RequestQuery {
@@ -641,14 +674,16 @@ impl Engine {
                 Ok(ReplyBody::Entries { entries })
             }
             Op::LogsSubscribe { service, .. } => {
-                self.covering_grant(me, &service, Capability::LogsRead).await?;
+                self.covering_grant(me, &service, Capability::LogsRead)
+                    .await?;
                 Err(OpError::new(
                     ErrorCode::NotFound,
                     format!("the gateway has no log source configured for `{service}`"),
                 ))
             }
             Op::MetricsQuery { service, .. } => {
-                self.covering_grant(me, &service, Capability::MetricsRead).await?;
+                self.covering_grant(me, &service, Capability::MetricsRead)
+                    .await?;
                 Err(OpError::new(
                     ErrorCode::NotFound,
                     format!("the gateway has no metrics source configured for `{service}`"),
@@ -708,7 +743,13 @@ impl Engine {
             };
             let commit = Commit {
                 grants: vec![write(g.clone(), Some(loaded.version))],
-                audit: vec![draft("gateway", "grant.expired", &g.id, grant_detail(&g), now)],
+                audit: vec![draft(
+                    "gateway",
+                    "grant.expired",
+                    &g.id,
+                    grant_detail(&g),
+                    now,
+                )],
                 ..Commit::default()
             };
             match self.store.commit(commit).await {
@@ -736,7 +777,13 @@ impl Engine {
             };
             let commit = Commit {
                 requests: vec![write(r.clone(), Some(loaded.version))],
-                audit: vec![draft("gateway", "request.expired", &r.id, request_detail(&r), now)],
+                audit: vec![draft(
+                    "gateway",
+                    "request.expired",
+                    &r.id,
+                    request_detail(&r),
+                    now,
+                )],
                 ..Commit::default()
             };
             match self.store.commit(commit).await {

@@ -77,7 +77,10 @@ impl Metrics {
     pub fn render(&self, active_grants: Option<u64>) -> String {
         let mut out = String::new();
         let mut gauge = |name: &str, help: &str, kind: &str, value: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         };
         gauge(
             "breakglass_connections",
@@ -159,7 +162,9 @@ mod tests {
         m.op("request.approve", "forbidden", Duration::from_micros(100));
         let text = m.render(Some(2));
         assert!(text.contains("breakglass_ops_total{op=\"request.create\",outcome=\"ok\"} 2"));
-        assert!(text.contains("breakglass_ops_total{op=\"request.approve\",outcome=\"forbidden\"} 1"));
+        assert!(
+            text.contains("breakglass_ops_total{op=\"request.approve\",outcome=\"forbidden\"} 1")
+        );
         assert!(text.contains("breakglass_op_duration_seconds_bucket{le=\"0.005\"} 2"));
         assert!(text.contains("breakglass_op_duration_seconds_bucket{le=\"+Inf\"} 3"));
         assert!(text.contains("breakglass_active_grants 2"));

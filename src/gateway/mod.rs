@@ -30,7 +30,9 @@ use self::store::{Store, StoreError};
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("refusing to listen on {0} without TLS: TLS termination is not built into this version, so put a TLS proxy in front and pass --insecure (or set `insecure = true`)")]
+    #[error(
+        "refusing to listen on {0} without TLS: TLS termination is not built into this version, so put a TLS proxy in front and pass --insecure (or set `insecure = true`)"
+    )]
     InsecureListen(SocketAddr),
     #[error("cannot create data directory {path}: {source}")]
     DataDir {

@@ -10,12 +10,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::Router;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite;
@@ -24,8 +24,8 @@ use super::auth::{self, AuthError};
 use super::engine::Engine;
 use super::hub::may_see;
 use crate::protocol::{
-    encode_event, ts, ClientFrame, ErrorBody, ErrorCode, Event, Reply, UserInfo,
-    BAD_FRAMES_PER_MINUTE, CLOSE_POLICY, CLOSE_TOO_BIG, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    BAD_FRAMES_PER_MINUTE, CLOSE_POLICY, CLOSE_TOO_BIG, ClientFrame, ErrorBody, ErrorCode, Event,
+    MAX_FRAME_BYTES, PROTOCOL_VERSION, Reply, UserInfo, encode_event, ts,
 };
 
 /// Close code for a connection that fell too far behind the event stream.

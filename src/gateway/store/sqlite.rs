@@ -22,7 +22,7 @@ use super::{
     Versioned, Write,
 };
 use crate::audit::chain::{self, GENESIS_HASH};
-use crate::protocol::{ts, AccessRequest, AuditEntry, Grant};
+use crate::protocol::{AccessRequest, AuditEntry, Grant, ts};
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -312,9 +312,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(unavailable)?;
-            rows.iter()
-                .map(|r| versioned(r).map(|v| v.value))
-                .collect()
+            rows.iter().map(|r| versioned(r).map(|v| v.value)).collect()
         })
     }
 
@@ -328,9 +326,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(unavailable)?;
-            rows.iter()
-                .map(|r| versioned(r).map(|v| v.value))
-                .collect()
+            rows.iter().map(|r| versioned(r).map(|v| v.value)).collect()
         })
     }
 
@@ -423,12 +419,13 @@ impl Store for SqliteStore {
     fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> BoxFuture<'_, StoreResult<bool>> {
         let id = id.to_string();
         Box::pin(async move {
-            let res = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(ts::format(&at))
-                .bind(id)
-                .execute(&self.writer)
-                .await
-                .map_err(unavailable)?;
+            let res =
+                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                    .bind(ts::format(&at))
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(unavailable)?;
             Ok(res.rows_affected() == 1)
         })
     }
