@@ -13,3 +13,5 @@ pub mod lifecycle;
 pub mod policy;
 pub mod protocol;
 pub mod ratelimit;
+pub mod console;
+pub mod demo;

@@ -295,6 +295,29 @@ pub fn approve(
 ) -> Result<Outcome, LifecycleError> {
     ensure_pending(request, now)?;
     ensure_decider(policy, request, approver)?;
+    if let Some(gid) = &request.extends {
+        // An extension only ever lengthens a running grant: approving it
+        // after a revocation or expiry must not hand access back.
+        match extended {
+            Some(g) if g.state == GrantState::Active && now < g.expires_at => {}
+            Some(g) => {
+                return Err(LifecycleError::GrantNotActive {
+                    id: gid.clone(),
+                    state: if g.state == GrantState::Active {
+                        "expired"
+                    } else {
+                        g.state.as_str()
+                    },
+                });
+            }
+            None => {
+                return Err(LifecycleError::GrantNotActive {
+                    id: gid.clone(),
+                    state: "gone",
+                });
+            }
+        }
+    }
     if request.approvals.iter().any(|a| a.by == approver) {
         return Err(LifecycleError::AlreadyApproved(request.id.clone()));
     }
@@ -609,6 +632,22 @@ pub(crate) mod tests {
         let g2 = out.grant.unwrap();
         assert_eq!(g2.id, "grt-1");
         assert_eq!(g2.expires_at, g.expires_at + chrono::Duration::seconds(900));
+    }
+
+    #[test]
+    fn approving_the_extension_of_a_revoked_grant_gives_no_access_back() {
+        let p = demo_policy();
+        let r = create(&p, "alice", ask("payments", 600), ids(1), t0()).unwrap();
+        let g = approve(&p, &r.request, "bob", None, "grt-1".into(), None, t0())
+            .unwrap()
+            .grant
+            .unwrap();
+        let ext = extend(&p, "alice", &g, 900, "still digging".into(), ids(2), t0()).unwrap();
+        let revoked = revoke(&p, &g, "carol", "incident over".into(), t0()).unwrap();
+        let err = approve(&p, &ext.request, "bob", None, "grt-3".into(), Some(&revoked), t0())
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Conflict);
+        assert!(err.to_string().contains("revoked"), "{err}");
     }
 
     #[test]

@@ -492,7 +492,7 @@ pub enum Op {
         step_s: u64,
     },
     #[serde(rename = "audit.record")]
-    AuditRecord { entry: AuditEntry },
+    AuditRecord { entry: Box<AuditEntry> },
     #[serde(rename = "audit.query")]
     AuditQuery {
         #[serde(default, skip_serializing_if = "Option::is_none", with = "ts::option")]
@@ -622,14 +622,45 @@ impl ClientFrame {
                 format!("unknown op `{op_name}`; known ops: {}", OP_NAMES.join(", ")),
             ));
         }
-        let op: Op = serde_json::from_value(Value::Object(map))
-            .map_err(|e| fail(Some(id.clone()), format!("{op_name}: {e}")))?;
+        let fields = map.clone();
+        let op: Op = serde_json::from_value(Value::Object(map)).map_err(|e| {
+            let message = e.to_string();
+            match culprit(&fields, &message) {
+                Some(field) => fail(Some(id.clone()), format!("{op_name}: field `{field}`: {message}")),
+                None => fail(Some(id.clone()), format!("{op_name}: {message}")),
+            }
+        })?;
         Ok(ClientFrame { id, op })
     }
 
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("client frames always serialize")
     }
+}
+
+/// Which top-level field a serde "invalid type/value" error is about:
+/// serde names the offending value but not where it sat, and every op's
+/// parameters are top-level, so the field holding that value is the one.
+fn culprit(fields: &serde_json::Map<String, Value>, message: &str) -> Option<String> {
+    let unexpected = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?;
+    let described = |v: &Value| match v {
+        Value::String(s) => format!("string {s:?}"),
+        Value::Bool(b) => format!("boolean `{b}`"),
+        Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
+        Value::Number(n) => format!("integer `{n}`"),
+        Value::Null => "null".to_string(),
+        Value::Array(_) => "sequence".to_string(),
+        Value::Object(_) => "map".to_string(),
+    };
+    let mut hits = fields
+        .iter()
+        .filter(|(k, v)| *k != "op" && unexpected.starts_with(&described(v)))
+        .map(|(k, _)| k.clone());
+    let first = hits.next()?;
+    // Two fields with the same value: naming one would be a guess.
+    hits.next().is_none().then_some(first)
 }
 
 /// The payload of a successful reply; its fields sit beside `re` and `ok`.
@@ -870,7 +901,11 @@ mod tests {
             r#"{"id":"x","op":"request.create","service":"p","capabilities":["logs:read"],"duration_s":"30m","reason":"r"}"#,
         )
         .unwrap_err();
-        assert!(e.message.contains("invalid type"), "{}", e.message);
+        assert!(
+            e.message.contains("field `duration_s`: invalid type"),
+            "{}",
+            e.message
+        );
         let e = ClientFrame::decode(
             r#"{"id":"x","op":"request.create","service":"p","capabilities":["root:all"],"duration_s":3,"reason":"r"}"#,
         )

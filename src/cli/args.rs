@@ -10,13 +10,29 @@ use clap::{Args, Parser, Subcommand};
     name = "breakglass",
     version,
     about = "Just-in-time access to production logs and metrics, with an audit trail",
-    arg_required_else_help = true
+    long_about = "Just-in-time access to production logs and metrics, with an audit trail.\n\nWithout a command, opens the console against the configured gateway."
 )]
 pub struct Cli {
     #[command(flatten)]
     pub client: ClientArgs,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// Options of the console (no command, and `demo`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConsoleArgs {
+    /// Colour theme: dark, light, high-contrast, or a path to a .toml theme
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Watch only: approve, deny and revoke are disabled
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// No terminal bell when a request arrives in the queue
+    #[arg(long, global = true)]
+    pub no_bell: bool,
 }
 
 /// How client commands find their gateway (flags, then environment, then
@@ -36,6 +52,15 @@ pub struct ClientArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Dev gateway, simulated colleagues and the console, all in one: nothing to set up
+    Demo {
+        /// Whom to play: alice (on-call engineer), erin, bob or dave (approvers), carol (lead)
+        #[arg(long = "as", value_name = "USER", default_value = "alice")]
+        identity: String,
+        /// Keep the demo's store here (default: a new temporary directory)
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Run the gateway server
     Gateway(GatewayArgs),
     /// Store a gateway URL and token for later commands
@@ -119,7 +144,7 @@ pub struct GatewayArgs {
     #[command(subcommand)]
     pub command: Option<GatewayCommand>,
     /// Config file (the [gateway] table and the policy)
-    #[arg(long, value_name = "FILE", required_unless_present = "dev")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// Development mode: demo policy and identities, temporary store, prints tokens
     #[arg(long, conflicts_with = "config")]
@@ -128,7 +153,7 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Data directory (dev default: a new temporary directory)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Allow a non-loopback listen address without TLS (behind a TLS proxy)
     #[arg(long)]

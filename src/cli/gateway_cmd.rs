@@ -46,7 +46,7 @@ fn load_config(args: &GatewayArgs) -> Result<GatewayConfig, CliError> {
 
 /// A fresh directory for a dev gateway's throwaway store; kept after exit
 /// so that what happened can still be inspected.
-fn new_temp_dir() -> std::io::Result<PathBuf> {
+pub fn new_temp_dir() -> std::io::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
         "breakglass-dev-{}-{}",
         std::process::id(),

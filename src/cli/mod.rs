@@ -11,7 +11,8 @@ use std::io::IsTerminal;
 
 use serde_json::json;
 
-use self::args::{Cli, ClientArgs, Command, RequestArgs};
+use self::args::{Cli, ClientArgs, Command, ConsoleArgs, RequestArgs};
+use crate::console::runtime::ConsoleOptions;
 use crate::client::settings::{self, SettingsError, Target};
 use crate::client::{ClientError, Connection};
 use crate::duration::parse_duration;
@@ -77,7 +78,11 @@ pub type CliResult = Result<(), CliError>;
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> CliResult {
     let client = cli.client;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return console(&client, &cli.console).await;
+    };
+    match command {
+        Command::Demo { identity, data_dir } => demo(&cli.console, &identity, data_dir).await,
         Command::Gateway(args) => gateway_cmd::run(args, client.json).await,
         Command::Login { url } => login(&client, url).await,
         Command::Request(args) => request(&client, args).await,
@@ -153,6 +158,55 @@ pub async fn run(cli: Cli) -> CliResult {
             .await
         }
     }
+}
+
+/// Whether the command draws a full-screen console (its logs then go to a
+/// file, never to the terminal).
+pub fn is_console(cli: &Cli) -> bool {
+    matches!(cli.command, None | Some(Command::Demo { .. }))
+}
+
+fn console_options(args: &ConsoleArgs, url: String, token: String) -> Result<ConsoleOptions, CliError> {
+    if !std::io::stdout().is_terminal() {
+        return Err(CliError::usage(
+            "the console needs a terminal; for scripts use the commands (`breakglass --help`)",
+        ));
+    }
+    let stored_theme = settings::config_dir()
+        .ok()
+        .and_then(|d| settings::load_stored(&d).ok())
+        .and_then(|c| c.theme);
+    Ok(ConsoleOptions {
+        url,
+        token,
+        theme: args.theme.clone().or(stored_theme).unwrap_or_else(|| "dark".into()),
+        read_only: args.read_only,
+        bell: !args.no_bell,
+    })
+}
+
+async fn console(client: &ClientArgs, args: &ConsoleArgs) -> CliResult {
+    let Target { url, token } =
+        settings::resolve(client.gateway.as_deref(), client.token_file.as_deref())?;
+    let opts = console_options(args, url, token)?;
+    crate::console::runtime::run(opts)
+        .await
+        .map_err(|e| CliError::new(EXIT_FAILURE, e.to_string()))
+}
+
+async fn demo(args: &ConsoleArgs, identity: &str, data_dir: Option<std::path::PathBuf>) -> CliResult {
+    let dir = match data_dir {
+        Some(d) => d,
+        None => gateway_cmd::new_temp_dir().map_err(|e| CliError::new(EXIT_FAILURE, e.to_string()))?,
+    };
+    let demo = crate::demo::start(identity, dir)
+        .await
+        .map_err(|e| CliError::new(EXIT_USAGE, e.to_string()))?;
+    let token = demo.tokens[identity].clone();
+    let opts = console_options(args, demo.url(), token)?;
+    let outcome = crate::console::runtime::run(opts).await;
+    demo.stop().await;
+    outcome.map_err(|e| CliError::new(EXIT_FAILURE, e.to_string()))
 }
 
 fn protocol(e: String) -> CliError {

@@ -66,7 +66,7 @@ impl ClientError {
 pub struct Connection {
     sink: tokio::sync::Mutex<SplitSink<Socket, Message>>,
     pending: Pending,
-    events: mpsc::UnboundedReceiver<EventFrame>,
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<EventFrame>>,
     pub user: UserInfo,
     /// Server time minus local time at `hello`: add it to local time to get
     /// the gateway's clock, which every countdown uses.
@@ -136,7 +136,7 @@ impl Connection {
         Ok(Connection {
             sink: tokio::sync::Mutex::new(sink),
             pending,
-            events,
+            events: tokio::sync::Mutex::new(events),
             user,
             clock_offset,
         })
@@ -187,8 +187,8 @@ impl Connection {
     }
 
     /// The next pushed event; `None` once the connection is gone.
-    pub async fn next_event(&mut self) -> Option<EventFrame> {
-        self.events.recv().await
+    pub async fn next_event(&self) -> Option<EventFrame> {
+        self.events.lock().await.recv().await
     }
 
     /// Closes the connection politely.

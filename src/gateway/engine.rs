@@ -668,7 +668,7 @@ impl Engine {
                     .audit_query(AuditQuery {
                         since,
                         actor,
-                        limit: limit.unwrap_or(200).min(10_000),
+                        limit: limit.filter(|l| *l > 0).unwrap_or(200).min(10_000),
                     })
                     .await?;
                 Ok(ReplyBody::Entries { entries })

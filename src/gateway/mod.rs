@@ -41,6 +41,8 @@ pub enum StartError {
     },
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    UnknownIdentity(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,

@@ -1,0 +1,213 @@
+//! Key bindings: one table that `update` looks keys up in and that the
+//! footer and the help overlay are generated from, so the keys shown are
+//! always the keys that work. Context decides: a pane's own bindings win
+//! over global ones (first matching rule wins).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::Tab;
+
+/// What a key does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    ForceQuit,
+    Help,
+    Palette,
+    NextTab,
+    PrevTab,
+    GoTab(usize),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    NewRequest,
+    Approve,
+    Deny,
+    Revoke,
+    Extend,
+    Cancel,
+    Filter,
+    Refresh,
+    ToggleMouse,
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Pane(Tab),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+    pub action: Action,
+    pub scope: Scope,
+    /// How the key is written in the footer and help.
+    pub key: &'static str,
+    pub help: &'static str,
+    /// Shown in the footer (the rest only in help).
+    pub footer: bool,
+}
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+
+const fn b(
+    code: KeyCode,
+    mods: KeyModifiers,
+    action: Action,
+    scope: Scope,
+    key: &'static str,
+    help: &'static str,
+    footer: bool,
+) -> Binding {
+    Binding {
+        code,
+        mods,
+        action,
+        scope,
+        key,
+        help,
+        footer,
+    }
+}
+
+use Action as A;
+use KeyCode as K;
+use Scope::{Global as G, Pane as P};
+
+/// Every binding; pane scopes first so they win over globals.
+pub const BINDINGS: &[Binding] = &[
+    b(K::Char('e'), NONE, A::Extend, P(Tab::Grants), "e", "ask to extend the selected grant", true),
+    b(K::Char('c'), NONE, A::Cancel, P(Tab::Grants), "c", "cancel the selected pending request", true),
+    b(K::Char('r'), NONE, A::Revoke, P(Tab::Grants), "r", "give up the selected grant", false),
+    b(K::Char('a'), NONE, A::Approve, P(Tab::Queue), "a", "approve the selected request", true),
+    b(K::Char('d'), NONE, A::Deny, P(Tab::Queue), "d", "deny the selected request (reason required)", true),
+    b(K::Char('r'), NONE, A::Revoke, P(Tab::Sessions), "r", "revoke the selected grant", true),
+    b(K::Char('/'), NONE, A::Filter, P(Tab::Audit), "/", "filter by actor, action, target or detail", true),
+    b(K::Char('c'), KeyModifiers::CONTROL, A::ForceQuit, G, "ctrl-c", "quit at once", false),
+    b(K::Char('q'), NONE, A::Quit, G, "q", "quit", true),
+    b(K::Char('?'), NONE, A::Help, G, "?", "help: every key", true),
+    b(K::Char(':'), NONE, A::Palette, G, ":", "command palette", true),
+    b(K::Char('n'), NONE, A::NewRequest, G, "n", "new access request", true),
+    b(K::Tab, NONE, A::NextTab, G, "tab", "next tab", false),
+    b(K::BackTab, KeyModifiers::SHIFT, A::PrevTab, G, "shift-tab", "previous tab", false),
+    b(K::Char('1'), NONE, A::GoTab(0), G, "1", "Grants", false),
+    b(K::Char('2'), NONE, A::GoTab(1), G, "2", "Queue", false),
+    b(K::Char('3'), NONE, A::GoTab(2), G, "3", "Sessions", false),
+    b(K::Char('4'), NONE, A::GoTab(3), G, "4", "Logs", false),
+    b(K::Char('5'), NONE, A::GoTab(4), G, "5", "Metrics", false),
+    b(K::Char('6'), NONE, A::GoTab(5), G, "6", "Audit", false),
+    b(K::Up, NONE, A::Up, G, "↑", "previous row", false),
+    b(K::Char('k'), NONE, A::Up, G, "k", "previous row", false),
+    b(K::Down, NONE, A::Down, G, "↓", "next row", false),
+    b(K::Char('j'), NONE, A::Down, G, "j", "next row", false),
+    b(K::PageUp, NONE, A::PageUp, G, "pgup", "page up", false),
+    b(K::PageDown, NONE, A::PageDown, G, "pgdn", "page down", false),
+    b(K::Home, NONE, A::Top, G, "home", "first row", false),
+    b(K::Char('g'), NONE, A::Top, G, "g", "first row", false),
+    b(K::End, NONE, A::Bottom, G, "end", "last row", false),
+    b(K::Char('G'), KeyModifiers::SHIFT, A::Bottom, G, "G", "last row", false),
+    b(K::Char('R'), KeyModifiers::SHIFT, A::Refresh, G, "R", "reload everything from the gateway", false),
+    b(K::Char('m'), NONE, A::ToggleMouse, G, "m", "mouse capture on/off (off: select text)", false),
+];
+
+fn same_mods(binding: KeyModifiers, pressed: KeyModifiers) -> bool {
+    // Terminals disagree on whether shifted characters carry SHIFT.
+    let relevant = KeyModifiers::CONTROL | KeyModifiers::ALT;
+    (binding & relevant) == (pressed & relevant)
+}
+
+/// The action a key has on this tab, if any.
+pub fn lookup(key: &KeyEvent, tab: Tab) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.scope == Scope::Global || b.scope == Scope::Pane(tab))
+        .find(|b| b.code == key.code && same_mods(b.mods, key.modifiers))
+        .map(|b| b.action)
+}
+
+/// Footer entries for a tab: the pane's keys, then the global ones.
+pub fn footer(tab: Tab) -> Vec<(&'static str, &'static str)> {
+    let pane = BINDINGS
+        .iter()
+        .filter(|b| b.footer && b.scope == Scope::Pane(tab));
+    let global = BINDINGS
+        .iter()
+        .filter(|b| b.footer && b.scope == Scope::Global);
+    pane.chain(global)
+        .map(|b| (b.key, short(b.help)))
+        .collect()
+}
+
+/// The first words of a help text, for the narrow footer.
+fn short(help: &'static str) -> &'static str {
+    help.split([':', '(']).next().unwrap_or(help).trim_end()
+}
+
+/// Help lines grouped by scope: (heading, [(key, help)]).
+pub fn help() -> Vec<(String, Vec<(&'static str, &'static str)>)> {
+    let mut groups: Vec<(String, Vec<(&'static str, &'static str)>)> = Vec::new();
+    let mut push = |heading: String, b: &Binding| match groups.iter_mut().find(|g| g.0 == heading) {
+        Some(g) => g.1.push((b.key, b.help)),
+        None => groups.push((heading, vec![(b.key, b.help)])),
+    };
+    for bind in BINDINGS.iter().filter(|b| b.scope == Scope::Global) {
+        push("Everywhere".into(), bind);
+    }
+    for bind in BINDINGS {
+        if let Scope::Pane(t) = bind.scope {
+            push(format!("{} pane", t.title()), bind);
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn r_revokes_in_sessions_and_gives_up_in_grants_but_does_nothing_in_the_queue() {
+        assert_eq!(lookup(&key('r'), Tab::Sessions), Some(Action::Revoke));
+        assert_eq!(lookup(&key('r'), Tab::Grants), Some(Action::Revoke));
+        assert_eq!(lookup(&key('r'), Tab::Queue), None);
+        assert_eq!(lookup(&key('a'), Tab::Queue), Some(Action::Approve));
+        assert_eq!(lookup(&key('a'), Tab::Grants), None);
+    }
+
+    #[test]
+    fn ctrl_c_quits_everywhere_and_plain_c_cancels_in_grants() {
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        for tab in Tab::ALL {
+            assert_eq!(lookup(&ctrl_c, tab), Some(Action::ForceQuit));
+        }
+        assert_eq!(lookup(&key('c'), Tab::Grants), Some(Action::Cancel));
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_scope() {
+        for (i, a) in BINDINGS.iter().enumerate() {
+            for b in &BINDINGS[i + 1..] {
+                let clash = a.code == b.code && a.mods == b.mods && a.scope == b.scope;
+                assert!(!clash, "{} bound twice in {:?}", a.key, a.scope);
+            }
+        }
+    }
+
+    #[test]
+    fn the_footer_shows_the_panes_keys_first() {
+        let f = footer(Tab::Queue);
+        assert_eq!(f[0], ("a", "approve the selected request"));
+        assert!(f.iter().any(|(k, _)| *k == "q"));
+        assert!(!f.iter().any(|(k, _)| *k == "e"));
+    }
+}

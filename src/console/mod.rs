@@ -1,0 +1,11 @@
+//! The incident console: a full-screen TUI for engineers, approvers and
+//! leads. `app` + `update` are the pure state machine, `views` render it,
+//! `runtime` wires the terminal, the network task and the timer together.
+
+pub mod app;
+pub mod keymap;
+pub mod theme;
+pub mod update;
+pub mod views;
+pub mod net;
+pub mod runtime;

@@ -1,0 +1,228 @@
+//! The console's network task: keeps one connection to the gateway alive
+//! (reconnecting with exponential backoff and jitter), fetches a snapshot
+//! after every (re)connect, forwards pushed events, runs the ops `update`
+//! asks for, and measures round-trip time. It only ever sends messages to
+//! the UI; it never touches the screen.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rand::RngExt;
+use tokio::sync::mpsc;
+
+use super::app::{Msg, NetMsg, Snapshot};
+use crate::client::{ClientError, Connection};
+use crate::protocol::{ClientFrame, Op, ReceivedReply};
+
+/// What the UI asks the network task to do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Send { op_id: String, op: Op },
+    Refresh,
+}
+
+const BACKOFF_FIRST: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(15);
+/// How often the round trip is measured while connected.
+const RTT_EVERY: Duration = Duration::from_secs(10);
+
+/// The delay before reconnect attempt `attempt` (1-based): doubling from
+/// 250 ms to 15 s, with ±50 % jitter so a fleet of consoles does not
+/// reconnect in lockstep after a gateway restart.
+pub fn backoff(attempt: u32, jitter: f64) -> Duration {
+    let base = BACKOFF_FIRST.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
+    let capped = base.min(BACKOFF_MAX.as_secs_f64());
+    Duration::from_secs_f64(capped * (0.5 + jitter.clamp(0.0, 1.0)))
+}
+
+/// Runs until the UI goes away (its receiver or our command sender drops).
+pub async fn run(
+    url: String,
+    token: String,
+    ui: mpsc::UnboundedSender<Msg>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut attempt = 0u32;
+    loop {
+        if ui.send(Msg::Net(NetMsg::Connecting { attempt })).is_err() {
+            return;
+        }
+        let reason = match Connection::connect(&url, &token).await {
+            Ok(conn) => {
+                attempt = 0;
+                match serve(Arc::new(conn), &ui, &mut commands).await {
+                    Served::UiGone => return,
+                    Served::Lost(reason) => reason,
+                }
+            }
+            Err(ClientError::Unauthorized(m)) => format!("token refused: {m}"),
+            Err(e) => e.to_string(),
+        };
+        attempt += 1;
+        let wait = backoff(attempt, rand::rng().random::<f64>());
+        let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        let down = NetMsg::Down {
+            reason,
+            retry_at: Some(retry_at),
+        };
+        if ui.send(Msg::Net(down)).is_err() {
+            return;
+        }
+        // Commands sent while down are answered at once: nothing was sent.
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                cmd = commands.recv() => match cmd {
+                    None => return,
+                    Some(Command::Send { op_id, .. }) => {
+                        let _ = ui.send(Msg::Net(NetMsg::Reply {
+                            op_id,
+                            result: Err(crate::protocol::ErrorBody::new(
+                                crate::protocol::ErrorCode::Internal,
+                                "not connected to the gateway; nothing was sent",
+                            )),
+                        }));
+                    }
+                    // A manual refresh while down means: try now.
+                    Some(Command::Refresh) => break,
+                },
+            }
+        }
+    }
+}
+
+enum Served {
+    UiGone,
+    Lost(String),
+}
+
+async fn serve(
+    conn: Arc<Connection>,
+    ui: &mpsc::UnboundedSender<Msg>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Served {
+    let connected = NetMsg::Connected {
+        user: conn.user.clone(),
+        clock_offset: conn.clock_offset,
+    };
+    if ui.send(Msg::Net(connected)).is_err() {
+        return Served::UiGone;
+    }
+    match snapshot(&conn).await {
+        Ok(s) => {
+            if ui.send(Msg::Net(NetMsg::Snapshot(Box::new(s)))).is_err() {
+                return Served::UiGone;
+            }
+        }
+        Err(e) => return Served::Lost(e.to_string()),
+    }
+    let mut rtt = tokio::time::interval(RTT_EVERY);
+    loop {
+        tokio::select! {
+            event = conn.next_event() => match event {
+                Some(frame) => {
+                    if ui.send(Msg::Net(NetMsg::Event(Box::new(frame.event)))).is_err() {
+                        return Served::UiGone;
+                    }
+                }
+                None => return Served::Lost("the gateway closed the connection".into()),
+            },
+            cmd = commands.recv() => match cmd {
+                None => return Served::UiGone,
+                Some(Command::Send { op_id, op }) => {
+                    let (conn, ui) = (conn.clone(), ui.clone());
+                    tokio::spawn(async move {
+                        let result = conn
+                            .call_frame(ClientFrame { id: op_id.clone(), op })
+                            .await
+                            .map(|r: ReceivedReply| r.fields)
+                            .map_err(|e| match e {
+                                ClientError::Refused(body) => body,
+                                other => crate::protocol::ErrorBody::new(
+                                    crate::protocol::ErrorCode::Internal,
+                                    other.to_string(),
+                                ),
+                            });
+                        let _ = ui.send(Msg::Net(NetMsg::Reply { op_id, result }));
+                    });
+                }
+                Some(Command::Refresh) => match snapshot(&conn).await {
+                    Ok(s) => {
+                        if ui.send(Msg::Net(NetMsg::Snapshot(Box::new(s)))).is_err() {
+                            return Served::UiGone;
+                        }
+                    }
+                    Err(e) => return Served::Lost(e.to_string()),
+                },
+            },
+            _ = rtt.tick() => {
+                let started = Instant::now();
+                if conn.call(Op::CatalogList {}).await.is_ok() {
+                    let ms = started.elapsed().as_millis() as u64;
+                    if ui.send(Msg::Net(NetMsg::Rtt(ms))).is_err() {
+                        return Served::UiGone;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Everything the panes show, fetched fresh (after a reconnect nothing
+/// cached is trusted).
+async fn snapshot(conn: &Connection) -> Result<Snapshot, ClientError> {
+    fn take<T: serde::de::DeserializeOwned>(
+        mut r: ReceivedReply,
+        field: &str,
+    ) -> Result<T, ClientError> {
+        r.take(field).map_err(ClientError::Protocol)
+    }
+    let catalog = take(conn.call(Op::CatalogList {}).await?, "services")?;
+    let requests = take(
+        conn.call(Op::RequestList {
+            state: None,
+            mine: false,
+        })
+        .await?,
+        "requests",
+    )?;
+    let grants = take(conn.call(Op::GrantList { active_only: false }).await?, "grants")?;
+    let sessions = if conn.user.has_role("lead") {
+        take(conn.call(Op::SessionsList {}).await?, "sessions")?
+    } else {
+        Vec::new()
+    };
+    let audit = take(
+        conn.call(Op::AuditQuery {
+            since: None,
+            actor: None,
+            limit: Some(500),
+        })
+        .await?,
+        "entries",
+    )?;
+    Ok(Snapshot {
+        catalog,
+        requests,
+        grants,
+        sessions,
+        audit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap_and_jitter_stays_within_half() {
+        assert_eq!(backoff(1, 0.5), Duration::from_millis(250));
+        assert_eq!(backoff(2, 0.5), Duration::from_millis(500));
+        assert_eq!(backoff(30, 0.5), BACKOFF_MAX);
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(125));
+        assert_eq!(backoff(1, 1.0), Duration::from_millis(375));
+    }
+}

@@ -1,0 +1,198 @@
+//! Wires the console together: the terminal (raw mode, alternate screen,
+//! mouse, restored on exit and on panic), an input task, the network task
+//! and the UI loop that feeds messages to `update` and redraws — only when
+//! something changed, at most every ~16 ms, inside synchronized updates.
+//!
+//! The UI loop never awaits the network: it only drains messages.
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyEventKind,
+};
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use crossterm::{execute, terminal};
+use futures_util::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+use super::app::{App, Effect, Msg};
+use super::net::{self, Command};
+use super::theme::Theme;
+use super::{update, views};
+
+/// The shortest time between two frames (bursts coalesce into one).
+const FRAME_MIN: Duration = Duration::from_millis(16);
+
+/// How the console was asked to start.
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    pub url: String,
+    pub token: String,
+    pub theme: String,
+    pub read_only: bool,
+    pub bell: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("the console needs a terminal: {0}")]
+    Terminal(#[from] io::Error),
+    #[error("theme: {0}")]
+    Theme(String),
+}
+
+/// Puts the terminal back however the console ends.
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter() -> io::Result<TerminalGuard> {
+        terminal::enable_raw_mode()?;
+        execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+        Ok(TerminalGuard)
+    }
+}
+
+fn restore() {
+    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen);
+    let _ = terminal::disable_raw_mode();
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+async fn read_input(tx: mpsc::UnboundedSender<Msg>) {
+    let mut events = EventStream::new();
+    while let Some(Ok(event)) = events.next().await {
+        let msg = match event {
+            // Some terminals report releases and repeats too; act on presses.
+            TermEvent::Key(k) if k.kind == KeyEventKind::Press => Msg::Key(k),
+            TermEvent::Mouse(m) => Msg::Mouse(m),
+            TermEvent::Resize(w, h) => Msg::Resize(w, h),
+            _ => continue,
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+fn load_theme(name: &str) -> Result<Theme, ConsoleError> {
+    Theme::load(name).map_err(|e| ConsoleError::Theme(e.to_string()))
+}
+
+/// Runs the console until the user quits.
+pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
+    let mut theme = load_theme(&opts.theme)?;
+    let _guard = TerminalGuard::enter()?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    let (ui_tx, mut ui_rx) = mpsc::unbounded_channel::<Msg>();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<Command>();
+    let net_task = tokio::spawn(net::run(opts.url.clone(), opts.token, ui_tx.clone(), cmd_rx));
+    let input_task = tokio::spawn(read_input(ui_tx.clone()));
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+
+    let mut app = App::new(opts.url, Utc::now());
+    app.read_only = opts.read_only;
+    app.bell = opts.bell;
+    app.theme = opts.theme.clone();
+    let size = terminal.size()?;
+    app.size = (size.width, size.height);
+    let mut mouse_on = app.mouse;
+    let mut theme_loaded = opts.theme.clone();
+    let mut drawn: Option<u64> = None;
+    let mut last_frame = Instant::now() - FRAME_MIN;
+
+    loop {
+        if drawn != Some(app.generation) {
+            let since = last_frame.elapsed();
+            if since < FRAME_MIN {
+                tokio::time::sleep(FRAME_MIN - since).await;
+                // Whatever arrived meanwhile goes into this frame.
+                while let Ok(msg) = ui_rx.try_recv() {
+                    apply(&mut app, msg, &cmd_tx);
+                }
+            }
+            app.local_now = Utc::now();
+            execute!(io::stdout(), BeginSynchronizedUpdate)?;
+            terminal.draw(|f| views::draw(f, &app, &theme))?;
+            execute!(io::stdout(), EndSynchronizedUpdate)?;
+            drawn = Some(app.generation);
+            last_frame = Instant::now();
+        }
+        if app.quit {
+            break;
+        }
+        let now = Utc::now();
+        let sleep_for = update::next_wakeup(&app, now)
+            .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(60));
+        tokio::select! {
+            msg = ui_rx.recv() => {
+                let Some(msg) = msg else { break };
+                apply(&mut app, msg, &cmd_tx);
+                while let Ok(msg) = ui_rx.try_recv() {
+                    apply(&mut app, msg, &cmd_tx);
+                }
+            }
+            _ = tokio::time::sleep(sleep_for) => {
+                apply(&mut app, Msg::Tick(Utc::now()), &cmd_tx);
+            }
+            _ = sigterm.recv() => break,
+        }
+        if app.mouse != mouse_on {
+            mouse_on = app.mouse;
+            if mouse_on {
+                execute!(io::stdout(), EnableMouseCapture)?;
+            } else {
+                execute!(io::stdout(), DisableMouseCapture)?;
+            }
+        }
+        if app.theme != theme_loaded {
+            match load_theme(&app.theme) {
+                Ok(t) => theme = t,
+                Err(e) => tracing::warn!(error = %e, "theme"),
+            }
+            theme_loaded = app.theme.clone();
+            app.generation += 1;
+        }
+    }
+    net_task.abort();
+    input_task.abort();
+    Ok(())
+}
+
+fn apply(app: &mut App, msg: Msg, commands: &mpsc::UnboundedSender<Command>) {
+    if !matches!(msg, Msg::Tick(_)) {
+        app.local_now = Utc::now();
+    }
+    for effect in update::update(app, msg) {
+        match effect {
+            Effect::Send { op_id, op } => {
+                let _ = commands.send(Command::Send { op_id, op });
+            }
+            Effect::Refresh => {
+                let _ = commands.send(Command::Refresh);
+            }
+            Effect::Bell => {
+                let mut out = io::stdout();
+                let _ = out.write_all(b"\x07");
+                let _ = out.flush();
+            }
+            Effect::Quit => app.quit = true,
+        }
+    }
+}
