@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::Connection;
 use crate::gateway::config::GatewayConfig;
-use crate::gateway::{self, auth, Running, StartError};
+use crate::gateway::{self, Running, StartError, auth};
 use crate::protocol::{Capability, Event, Op, RequestState};
 
 /// A running demo: the gateway and its colleagues.
@@ -77,16 +77,31 @@ pub async fn start(human: &str, data_dir: PathBuf) -> Result<Demo, StartError> {
         )));
     }
     if human != "erin" {
-        colleagues.push(tokio::spawn(requester(url.clone(), tokens["erin"].clone(), ERIN)));
+        colleagues.push(tokio::spawn(requester(
+            url.clone(),
+            tokens["erin"].clone(),
+            ERIN,
+        )));
     }
     if human != "alice" {
-        colleagues.push(tokio::spawn(requester(url.clone(), tokens["alice"].clone(), ALICE)));
+        colleagues.push(tokio::spawn(requester(
+            url.clone(),
+            tokens["alice"].clone(),
+            ALICE,
+        )));
     } else {
         // Alice starts the demo with a grant counting down.
         let (url, token) = (url.clone(), tokens["alice"].clone());
         colleagues.push(tokio::spawn(async move {
             if let Ok(conn) = Connection::connect(&url, &token).await {
-                let _ = conn.call(ask("search", 600, "routine look at search latency after the deploy", None)).await;
+                let _ = conn
+                    .call(ask(
+                        "search",
+                        600,
+                        "routine look at search latency after the deploy",
+                        None,
+                    ))
+                    .await;
             }
         }));
     }
@@ -147,14 +162,34 @@ async fn approver(url: String, token: String, delay: Duration, second: bool) {
 type Script = &'static [(&'static str, u64, &'static str, &'static str)];
 
 const ERIN: Script = &[
-    ("checkout", 300, "INC-1042 checkout p99 above 2 s since 02:40", "INC-1042"),
-    ("payments", 240, "INC-1042 payment retries spiking, checking gateway timeouts", "INC-1042"),
+    (
+        "checkout",
+        300,
+        "INC-1042 checkout p99 above 2 s since 02:40",
+        "INC-1042",
+    ),
+    (
+        "payments",
+        240,
+        "INC-1042 payment retries spiking, checking gateway timeouts",
+        "INC-1042",
+    ),
     ("search", 180, "reindex job stuck, need its logs", "OPS-311"),
 ];
 
 const ALICE: Script = &[
-    ("payments", 600, "INC-1042 card declines from one acquirer", "INC-1042"),
-    ("search", 300, "routine look at search latency after the deploy", "OPS-310"),
+    (
+        "payments",
+        600,
+        "INC-1042 card declines from one acquirer",
+        "INC-1042",
+    ),
+    (
+        "search",
+        300,
+        "routine look at search latency after the deploy",
+        "OPS-310",
+    ),
 ];
 
 /// An engineer who files the next request of `script` every little while.
@@ -166,7 +201,10 @@ async fn requester(url: String, token: String, script: Script) {
         if i > 0 {
             tokio::time::sleep(Duration::from_secs(45)).await;
         }
-        if conn.call(ask(service, *secs, reason, Some(ticket))).await.is_err()
+        if conn
+            .call(ask(service, *secs, reason, Some(ticket)))
+            .await
+            .is_err()
             && conn.call(Op::CatalogList {}).await.is_err()
         {
             return;

@@ -7,11 +7,11 @@
 pub mod audit;
 pub mod cli;
 pub mod client;
+pub mod console;
+pub mod demo;
 pub mod duration;
 pub mod gateway;
 pub mod lifecycle;
 pub mod policy;
 pub mod protocol;
 pub mod ratelimit;
-pub mod console;
-pub mod demo;

@@ -173,16 +173,7 @@ pub fn extend(
     if grant.user != holder {
         return Err(LifecycleError::NotHolder(grant.id.clone()));
     }
-    if grant.state != GrantState::Active || now >= grant.expires_at {
-        return Err(LifecycleError::GrantNotActive {
-            id: grant.id.clone(),
-            state: if grant.state == GrantState::Active {
-                "expired"
-            } else {
-                grant.state.as_str()
-            },
-        });
-    }
+    ensure_running(grant, now)?;
     let new = NewRequest {
         service: grant.service.clone(),
         capabilities: grant.capabilities.clone(),
@@ -252,6 +243,22 @@ fn grant_from(
     }
 }
 
+/// A grant is running while active and before its `expires_at`, even if
+/// the scheduler has not written its expiry yet.
+fn ensure_running(grant: &Grant, now: DateTime<Utc>) -> Result<(), LifecycleError> {
+    if grant.state == GrantState::Active && now < grant.expires_at {
+        return Ok(());
+    }
+    Err(LifecycleError::GrantNotActive {
+        id: grant.id.clone(),
+        state: if grant.state == GrantState::Active {
+            "expired"
+        } else {
+            grant.state.as_str()
+        },
+    })
+}
+
 fn ensure_pending(request: &AccessRequest, now: DateTime<Utc>) -> Result<(), LifecycleError> {
     let state = if request.state == RequestState::Pending && now >= request.pending_until {
         RequestState::Expired
@@ -299,17 +306,7 @@ pub fn approve(
         // An extension only ever lengthens a running grant: approving it
         // after a revocation or expiry must not hand access back.
         match extended {
-            Some(g) if g.state == GrantState::Active && now < g.expires_at => {}
-            Some(g) => {
-                return Err(LifecycleError::GrantNotActive {
-                    id: gid.clone(),
-                    state: if g.state == GrantState::Active {
-                        "expired"
-                    } else {
-                        g.state.as_str()
-                    },
-                });
-            }
+            Some(g) => ensure_running(g, now)?,
             None => {
                 return Err(LifecycleError::GrantNotActive {
                     id: gid.clone(),
@@ -406,16 +403,7 @@ pub fn revoke(
         return Err(LifecycleError::NotHolderOrLead(grant.id.clone()));
     }
     non_blank(&reason)?;
-    if grant.state != GrantState::Active || now >= grant.expires_at {
-        return Err(LifecycleError::GrantNotActive {
-            id: grant.id.clone(),
-            state: if grant.state == GrantState::Active {
-                "expired"
-            } else {
-                grant.state.as_str()
-            },
-        });
-    }
+    ensure_running(grant, now)?;
     let mut grant = grant.clone();
     grant.state = GrantState::Revoked;
     grant.revoked_by = Some(by.to_string());
@@ -644,8 +632,16 @@ pub(crate) mod tests {
             .unwrap();
         let ext = extend(&p, "alice", &g, 900, "still digging".into(), ids(2), t0()).unwrap();
         let revoked = revoke(&p, &g, "carol", "incident over".into(), t0()).unwrap();
-        let err = approve(&p, &ext.request, "bob", None, "grt-3".into(), Some(&revoked), t0())
-            .unwrap_err();
+        let err = approve(
+            &p,
+            &ext.request,
+            "bob",
+            None,
+            "grt-3".into(),
+            Some(&revoked),
+            t0(),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), ErrorCode::Conflict);
         assert!(err.to_string().contains("revoked"), "{err}");
     }

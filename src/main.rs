@@ -16,16 +16,25 @@ fn console_log_path() -> PathBuf {
 }
 
 fn init_logging(to_file: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BREAKGLASS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if to_file { "info" } else { "warn" }));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("BREAKGLASS_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(if to_file { "info" } else { "warn" })
+        });
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if to_file {
         let path = console_log_path();
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
-            Ok(file) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init(),
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            Ok(file) => builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init(),
             // No log file is better than a log scribbled over the console.
             Err(_) => builder.with_writer(std::io::sink).init(),
         }

@@ -584,6 +584,33 @@ pub(crate) mod tests {
         assert!(!p.can_see_request("erin", &r));
     }
 
+    proptest::proptest! {
+        /// Whatever anyone asks, an accepted request is within the service's
+        /// duration bounds, only for offered capabilities, from a requester,
+        /// and break-glass only for the groups named.
+        #[test]
+        fn accepted_requests_never_exceed_what_the_policy_allows(
+            who in proptest::sample::select(vec!["alice", "erin", "bob", "dave", "carol", "mallory"]),
+            service in proptest::sample::select(vec!["payments", "checkout", "search", "ledger"]),
+            caps in proptest::collection::vec(proptest::sample::select(Capability::ALL.to_vec()), 0..3),
+            duration_s in 0u64..20_000,
+            reason in "[ a-z]{0,8}",
+            break_glass in proptest::bool::ANY,
+        ) {
+            let p = demo_policy();
+            if let Ok(rules) = p.check_request(who, service, &caps, duration_s, &reason, break_glass) {
+                let svc = p.service(service).unwrap();
+                proptest::prop_assert!(duration_s <= svc.max_duration.as_secs());
+                proptest::prop_assert!(duration_s >= p.settings().min_duration.as_secs());
+                proptest::prop_assert!(!caps.is_empty() && caps.iter().all(|c| svc.capabilities.contains(c)));
+                proptest::prop_assert!(p.catalog_for(who).iter().any(|s| s.name == service));
+                proptest::prop_assert!(reason.trim().len() >= p.settings().min_reason_chars);
+                proptest::prop_assert!(!break_glass || p.catalog_for(who).iter().any(|s| s.name == service && s.break_glass));
+                proptest::prop_assert!(rules.approvals_required >= 1);
+            }
+        }
+    }
+
     #[test]
     fn mistakes_in_the_policy_file_are_caught_at_load() {
         let base = include_str!("../assets/dev-policy.toml");

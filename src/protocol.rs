@@ -626,7 +626,10 @@ impl ClientFrame {
         let op: Op = serde_json::from_value(Value::Object(map)).map_err(|e| {
             let message = e.to_string();
             match culprit(&fields, &message) {
-                Some(field) => fail(Some(id.clone()), format!("{op_name}: field `{field}`: {message}")),
+                Some(field) => fail(
+                    Some(id.clone()),
+                    format!("{op_name}: field `{field}`: {message}"),
+                ),
                 None => fail(Some(id.clone()), format!("{op_name}: {message}")),
             }
         })?;

@@ -12,9 +12,9 @@ use std::io::IsTerminal;
 use serde_json::json;
 
 use self::args::{Cli, ClientArgs, Command, ConsoleArgs, RequestArgs};
-use crate::console::runtime::ConsoleOptions;
 use crate::client::settings::{self, SettingsError, Target};
 use crate::client::{ClientError, Connection};
+use crate::console::runtime::ConsoleOptions;
 use crate::duration::parse_duration;
 use crate::protocol::{AccessRequest, Capability, ErrorCode, Event, Grant, Op, RequestState};
 
@@ -166,7 +166,11 @@ pub fn is_console(cli: &Cli) -> bool {
     matches!(cli.command, None | Some(Command::Demo { .. }))
 }
 
-fn console_options(args: &ConsoleArgs, url: String, token: String) -> Result<ConsoleOptions, CliError> {
+fn console_options(
+    args: &ConsoleArgs,
+    url: String,
+    token: String,
+) -> Result<ConsoleOptions, CliError> {
     if !std::io::stdout().is_terminal() {
         return Err(CliError::usage(
             "the console needs a terminal; for scripts use the commands (`breakglass --help`)",
@@ -179,7 +183,11 @@ fn console_options(args: &ConsoleArgs, url: String, token: String) -> Result<Con
     Ok(ConsoleOptions {
         url,
         token,
-        theme: args.theme.clone().or(stored_theme).unwrap_or_else(|| "dark".into()),
+        theme: args
+            .theme
+            .clone()
+            .or(stored_theme)
+            .unwrap_or_else(|| "dark".into()),
         read_only: args.read_only,
         bell: !args.no_bell,
     })
@@ -194,10 +202,16 @@ async fn console(client: &ClientArgs, args: &ConsoleArgs) -> CliResult {
         .map_err(|e| CliError::new(EXIT_FAILURE, e.to_string()))
 }
 
-async fn demo(args: &ConsoleArgs, identity: &str, data_dir: Option<std::path::PathBuf>) -> CliResult {
+async fn demo(
+    args: &ConsoleArgs,
+    identity: &str,
+    data_dir: Option<std::path::PathBuf>,
+) -> CliResult {
     let dir = match data_dir {
         Some(d) => d,
-        None => gateway_cmd::new_temp_dir().map_err(|e| CliError::new(EXIT_FAILURE, e.to_string()))?,
+        None => {
+            gateway_cmd::new_temp_dir().map_err(|e| CliError::new(EXIT_FAILURE, e.to_string()))?
+        }
     };
     let demo = crate::demo::start(identity, dir)
         .await

@@ -12,8 +12,8 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui_textarea::TextArea;
 
 use crate::protocol::{
-    AccessRequest, AuditEntry, CatalogService, Capability, ErrorBody, Event, Grant, GrantState,
-    Op, RequestState, Session, UserInfo,
+    AccessRequest, AuditEntry, Capability, CatalogService, ErrorBody, Event, Grant, GrantState, Op,
+    RequestState, Session, UserInfo,
 };
 
 /// Most audit entries kept for the Audit pane.
@@ -63,8 +63,12 @@ impl Tab {
 /// The link to the gateway, as the header shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Link {
-    Connecting { attempt: u32 },
-    Connected { rtt_ms: Option<u64> },
+    Connecting {
+        attempt: u32,
+    },
+    Connected {
+        rtt_ms: Option<u64>,
+    },
     /// Lost or refused; `retry_at` is local time of the next attempt.
     Down {
         reason: String,
@@ -103,7 +107,10 @@ pub enum Confirm {
         grant_id: String,
         reason: String,
     },
-    BreakGlass,
+    /// Self-granting in an emergency: the request to send once confirmed.
+    BreakGlass {
+        op: Op,
+    },
     Quit,
 }
 
@@ -243,7 +250,10 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Send an op; its reply comes back as `NetMsg::Reply` with this id.
-    Send { op_id: String, op: Op },
+    Send {
+        op_id: String,
+        op: Op,
+    },
     /// Ring the terminal bell.
     Bell,
     /// Re-fetch the snapshot (after a decision or on `R`).

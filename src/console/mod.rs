@@ -4,8 +4,8 @@
 
 pub mod app;
 pub mod keymap;
+pub mod net;
+pub mod runtime;
 pub mod theme;
 pub mod update;
 pub mod views;
-pub mod net;
-pub mod runtime;

@@ -189,7 +189,10 @@ async fn snapshot(conn: &Connection) -> Result<Snapshot, ClientError> {
         .await?,
         "requests",
     )?;
-    let grants = take(conn.call(Op::GrantList { active_only: false }).await?, "grants")?;
+    let grants = take(
+        conn.call(Op::GrantList { active_only: false }).await?,
+        "grants",
+    )?;
     let sessions = if conn.user.has_role("lead") {
         take(conn.call(Op::SessionsList {}).await?, "sessions")?
     } else {

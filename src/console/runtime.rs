@@ -17,8 +17,8 @@ use crossterm::terminal::{
 };
 use crossterm::{execute, terminal};
 use futures_util::StreamExt;
-use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 use super::app::{App, Effect, Msg};
@@ -91,7 +91,7 @@ async fn read_input(tx: mpsc::UnboundedSender<Msg>) {
 }
 
 fn load_theme(name: &str) -> Result<Theme, ConsoleError> {
-    Theme::load(name).map_err(|e| ConsoleError::Theme(e.to_string()))
+    Theme::from_env(name).map_err(|e| ConsoleError::Theme(e.to_string()))
 }
 
 /// Runs the console until the user quits.
@@ -101,7 +101,12 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     let (ui_tx, mut ui_rx) = mpsc::unbounded_channel::<Msg>();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<Command>();
-    let net_task = tokio::spawn(net::run(opts.url.clone(), opts.token, ui_tx.clone(), cmd_rx));
+    let net_task = tokio::spawn(net::run(
+        opts.url.clone(),
+        opts.token,
+        ui_tx.clone(),
+        cmd_rx,
+    ));
     let input_task = tokio::spawn(read_input(ui_tx.clone()));
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
 

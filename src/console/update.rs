@@ -4,13 +4,15 @@
 //! state and the I/O to perform come out. Tests drive it with plain data.
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
+};
 use ratatui_textarea::TextArea;
 
 use super::app::{
-    Alert, App, Confirm, Effect, Flash, FormField, GrantsRow, InFlight, Level, Link, Msg, NetMsg,
-    Overlay, Palette, Prompt, PromptFor, RequestForm, Snapshot, Tab, ALERTS_KEEP, AUDIT_KEEP,
-    FLASH_SECS,
+    ALERTS_KEEP, AUDIT_KEEP, Alert, App, Confirm, Effect, FLASH_SECS, Flash, FormField, GrantsRow,
+    InFlight, Level, Link, Msg, NetMsg, Overlay, Palette, Prompt, PromptFor, RequestForm, Snapshot,
+    Tab,
 };
 use super::keymap::{self, Action};
 use crate::duration::{format_duration, parse_duration};
@@ -56,7 +58,8 @@ fn send(app: &mut App, op: Op, what: impl Into<String>) -> Vec<Effect> {
         return Vec::new();
     }
     let op_id = new_op_id();
-    app.in_flight.insert(op_id.clone(), InFlight { what: what.into() });
+    app.in_flight
+        .insert(op_id.clone(), InFlight { what: what.into() });
     vec![Effect::Send { op_id, op }]
 }
 
@@ -113,7 +116,10 @@ fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
                 flash(
                     app,
                     Level::Warn,
-                    format!("connection lost while sending: {}; check its state after reconnecting", f.what),
+                    format!(
+                        "connection lost while sending: {}; check its state after reconnecting",
+                        f.what
+                    ),
                 );
             }
             Vec::new()
@@ -156,7 +162,11 @@ fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
                         .remove("grant")
                         .and_then(|v| serde_json::from_value::<crate::protocol::Grant>(v).ok())
                     {
-                        flash(app, Level::Info, format!("{what}: {} {}", g.id, g.state.as_str()));
+                        flash(
+                            app,
+                            Level::Info,
+                            format!("{what}: {} {}", g.id, g.state.as_str()),
+                        );
                         app.grants.insert(g.id.clone(), g);
                     } else {
                         flash(app, Level::Info, format!("{what}: done"));
@@ -200,7 +210,10 @@ fn on_event(app: &mut App, event: Event) -> Vec<Effect> {
                 .is_some_and(|r| r.state == RequestState::Pending);
             if request.requester == me && was_pending && request.state != RequestState::Pending {
                 let text = match request.state {
-                    RequestState::Approved => format!("{} approved: access to {} granted", request.id, request.service),
+                    RequestState::Approved => format!(
+                        "{} approved: access to {} granted",
+                        request.id, request.service
+                    ),
                     RequestState::Denied => format!(
                         "{} denied by {}: {}",
                         request.id,
@@ -209,7 +222,11 @@ fn on_event(app: &mut App, event: Event) -> Vec<Effect> {
                     ),
                     s => format!("{} {}", request.id, s.as_str()),
                 };
-                let level = if request.state == RequestState::Approved { Level::Info } else { Level::Warn };
+                let level = if request.state == RequestState::Approved {
+                    Level::Info
+                } else {
+                    Level::Warn
+                };
                 flash(app, level, text);
             }
             let for_my_queue = is_new
@@ -281,7 +298,11 @@ fn move_selection(app: &mut App, delta: isize) {
     let n = rows_in(app, app.tab);
     let key = pane_key(app.tab);
     let cur = app.selected(key) as isize;
-    let next = if n == 0 { 0 } else { (cur + delta).clamp(0, n as isize - 1) };
+    let next = if n == 0 {
+        0
+    } else {
+        (cur + delta).clamp(0, n as isize - 1)
+    };
     app.selected.insert(key, next as usize);
 }
 
@@ -384,7 +405,11 @@ fn act(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Refresh => vec![Effect::Refresh],
         Action::ToggleMouse => {
             app.mouse = !app.mouse;
-            let state = if app.mouse { "on" } else { "off: select text with the mouse" };
+            let state = if app.mouse {
+                "on"
+            } else {
+                "off: select text with the mouse"
+            };
             flash(app, Level::Info, format!("mouse capture {state}"));
             Vec::new()
         }
@@ -393,7 +418,11 @@ fn act(app: &mut App, action: Action) -> Vec<Effect> {
 
 fn refuse_read_only(app: &mut App) -> bool {
     if app.read_only {
-        flash(app, Level::Warn, "read-only console: approve, deny and revoke are disabled");
+        flash(
+            app,
+            Level::Warn,
+            "read-only console: approve, deny and revoke are disabled",
+        );
     }
     app.read_only
 }
@@ -427,7 +456,9 @@ fn start_deny(app: &mut App) -> Vec<Effect> {
         return Vec::new();
     };
     app.overlay = Some(Overlay::Prompt(Prompt {
-        purpose: PromptFor::DenyReason { request_id: r.id.clone() },
+        purpose: PromptFor::DenyReason {
+            request_id: r.id.clone(),
+        },
         label: format!("deny {} ({} on {}): reason", r.id, r.requester, r.service),
         text: String::new(),
         error: None,
@@ -473,11 +504,17 @@ fn start_revoke(app: &mut App) -> Vec<Effect> {
 
 fn start_extend(app: &mut App) -> Vec<Effect> {
     let Some(grant_id) = selected_grant_id(app) else {
-        flash(app, Level::Info, "select one of your active grants to extend");
+        flash(
+            app,
+            Level::Info,
+            "select one of your active grants to extend",
+        );
         return Vec::new();
     };
     app.overlay = Some(Overlay::Prompt(Prompt {
-        purpose: PromptFor::ExtendFor { grant_id: grant_id.clone() },
+        purpose: PromptFor::ExtendFor {
+            grant_id: grant_id.clone(),
+        },
         label: format!("extend {grant_id} by (e.g. 15m)"),
         text: "15m".into(),
         error: None,
@@ -491,9 +528,19 @@ fn cancel_selected(app: &mut App) -> Vec<Effect> {
         _ => None,
     });
     match target {
-        Some(id) => send(app, Op::RequestCancel { request_id: id.clone() }, format!("cancel {id}")),
+        Some(id) => send(
+            app,
+            Op::RequestCancel {
+                request_id: id.clone(),
+            },
+            format!("cancel {id}"),
+        ),
         None => {
-            flash(app, Level::Info, "select one of your pending requests to cancel");
+            flash(
+                app,
+                Level::Info,
+                "select one of your pending requests to cancel",
+            );
             Vec::new()
         }
     }
@@ -534,9 +581,15 @@ pub fn new_form(app: &App, service: usize) -> RequestForm {
 pub fn validate_form(app: &App, form: &mut RequestForm) -> Option<Op> {
     form.errors.clear();
     let svc = &app.catalog[form.service];
-    let caps: Vec<_> = form.caps.iter().filter(|(_, on)| *on).map(|(c, _)| *c).collect();
+    let caps: Vec<_> = form
+        .caps
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| *c)
+        .collect();
     if caps.is_empty() {
-        form.errors.insert("capabilities", "tick at least one capability".into());
+        form.errors
+            .insert("capabilities", "tick at least one capability".into());
     }
     let duration_s = match parse_duration(&form.duration) {
         Ok(d) if d.as_secs() > svc.max_duration_s => {
@@ -568,10 +621,14 @@ pub fn validate_form(app: &App, form: &mut RequestForm) -> Option<Op> {
     };
     let reason = form.reason.lines().join("\n").trim().to_string();
     if reason.chars().count() < 3 {
-        form.errors.insert("reason", "say why (at least 3 characters)".into());
+        form.errors
+            .insert("reason", "say why (at least 3 characters)".into());
     }
     if form.break_glass && !svc.break_glass {
-        form.errors.insert("break_glass", "break-glass is not allowed for you here".into());
+        form.errors.insert(
+            "break_glass",
+            "break-glass is not allowed for you here".into(),
+        );
     }
     if !form.errors.is_empty() {
         return None;
@@ -591,7 +648,10 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent) -> Vec<Effect>
     match overlay {
         Overlay::Help => {
             // Any key closes help; it is not swallowed if it was a command.
-            if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter) {
+            if matches!(
+                key.code,
+                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
+            ) {
                 Vec::new()
             } else {
                 on_key(app, key)
@@ -605,9 +665,14 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent) -> Vec<Effect>
 }
 
 fn on_confirm_key(app: &mut App, confirm: Confirm, key: KeyEvent) -> Vec<Effect> {
-    let yes = |c: char| matches!(key.code, KeyCode::Char(k) if k == c || k == 'y') || key.code == KeyCode::Enter;
+    let yes = |c: char| {
+        matches!(key.code, KeyCode::Char(k) if k == c || k == 'y') || key.code == KeyCode::Enter
+    };
     match confirm {
-        Confirm::Approve { request_id, comment } => {
+        Confirm::Approve {
+            request_id,
+            comment,
+        } => {
             if key.code == KeyCode::Char('c') {
                 app.overlay = Some(Overlay::Prompt(Prompt {
                     purpose: PromptFor::ApproveComment { request_id },
@@ -642,7 +707,15 @@ fn on_confirm_key(app: &mut App, confirm: Confirm, key: KeyEvent) -> Vec<Effect>
                 return send(app, Op::GrantRevoke { grant_id, reason }, what);
             }
         }
-        Confirm::BreakGlass => {}
+        Confirm::BreakGlass { op } => {
+            if yes('b') {
+                let what = match &op {
+                    Op::RequestCreate { service, .. } => format!("break-glass on {service}"),
+                    _ => "break-glass".into(),
+                };
+                return send(app, op, what);
+            }
+        }
         Confirm::Quit => {
             if yes('q') {
                 app.quit = true;
@@ -713,14 +786,20 @@ fn submit_prompt(app: &mut App, mut p: Prompt) -> Vec<Effect> {
             if text.is_empty() {
                 required(&mut p, app, "a reason");
             } else {
-                app.overlay = Some(Overlay::Confirm(Confirm::Deny { request_id, reason: text }));
+                app.overlay = Some(Overlay::Confirm(Confirm::Deny {
+                    request_id,
+                    reason: text,
+                }));
             }
         }
         PromptFor::RevokeReason { grant_id } => {
             if text.is_empty() {
                 required(&mut p, app, "a reason");
             } else {
-                app.overlay = Some(Overlay::Confirm(Confirm::Revoke { grant_id, reason: text }));
+                app.overlay = Some(Overlay::Confirm(Confirm::Revoke {
+                    grant_id,
+                    reason: text,
+                }));
             }
         }
         PromptFor::ExtendFor { grant_id } => match parse_duration(&text) {
@@ -744,7 +823,10 @@ fn submit_prompt(app: &mut App, mut p: Prompt) -> Vec<Effect> {
                 app.overlay = Some(Overlay::Prompt(p));
             }
         },
-        PromptFor::ExtendReason { grant_id, duration_s } => {
+        PromptFor::ExtendReason {
+            grant_id,
+            duration_s,
+        } => {
             if text.is_empty() {
                 required(&mut p, app, "a reason");
             } else {
@@ -774,7 +856,11 @@ fn on_form_key(app: &mut App, mut form: RequestForm, key: KeyEvent) -> Vec<Effec
         KeyCode::Tab | KeyCode::BackTab => {
             let order = FormField::ORDER;
             let i = order.iter().position(|f| *f == form.focus).unwrap_or(0);
-            let next = if key.code == KeyCode::Tab { i + 1 } else { i + order.len() - 1 };
+            let next = if key.code == KeyCode::Tab {
+                i + 1
+            } else {
+                i + order.len() - 1
+            };
             form.focus = order[next % order.len()];
         }
         // Ctrl-S submits from anywhere; Enter submits except inside the reason.
@@ -784,11 +870,17 @@ fn on_form_key(app: &mut App, mut form: RequestForm, key: KeyEvent) -> Vec<Effec
             FormField::Service => match key.code {
                 KeyCode::Left | KeyCode::Up | KeyCode::Char('k') | KeyCode::Char('h') => {
                     let n = app.catalog.len();
-                    form = RequestForm { focus: FormField::Service, ..new_form(app, (form.service + n - 1) % n) };
+                    form = RequestForm {
+                        focus: FormField::Service,
+                        ..new_form(app, (form.service + n - 1) % n)
+                    };
                 }
                 KeyCode::Right | KeyCode::Down | KeyCode::Char('j') | KeyCode::Char('l') => {
                     let n = app.catalog.len();
-                    form = RequestForm { focus: FormField::Service, ..new_form(app, (form.service + 1) % n) };
+                    form = RequestForm {
+                        focus: FormField::Service,
+                        ..new_form(app, (form.service + 1) % n)
+                    };
                 }
                 _ => {}
             },
@@ -827,12 +919,19 @@ fn on_form_key(app: &mut App, mut form: RequestForm, key: KeyEvent) -> Vec<Effec
 fn submit_form(app: &mut App, mut form: RequestForm) -> Vec<Effect> {
     match validate_form(app, &mut form) {
         Some(op) => {
+            app.tab = Tab::Grants;
+            if let Op::RequestCreate {
+                break_glass: true, ..
+            } = op
+            {
+                // Access without approval takes a second, deliberate key.
+                app.overlay = Some(Overlay::Confirm(Confirm::BreakGlass { op }));
+                return Vec::new();
+            }
             let what = match &op {
-                Op::RequestCreate { service, break_glass: true, .. } => format!("break-glass on {service}"),
                 Op::RequestCreate { service, .. } => format!("request for {service}"),
                 _ => "request".into(),
             };
-            app.tab = Tab::Grants;
             send(app, op, what)
         }
         None => {
@@ -871,7 +970,11 @@ fn on_palette_key(app: &mut App, mut p: Palette, key: KeyEvent) -> Vec<Effect> {
             match matches.get(p.selected.min(matches.len().saturating_sub(1))) {
                 Some((name, _)) => run_command(app, name),
                 None => {
-                    flash(app, Level::Warn, format!("no command matches `{}`", p.input));
+                    flash(
+                        app,
+                        Level::Warn,
+                        format!("no command matches `{}`", p.input),
+                    );
                     Vec::new()
                 }
             }
@@ -937,11 +1040,15 @@ fn on_mouse(app: &mut App, m: crossterm::event::MouseEvent) -> Vec<Effect> {
         MouseEventKind::ScrollUp => move_selection(app, -1),
         MouseEventKind::Down(MouseButton::Left) if app.overlay.is_none() => {
             if m.row == super::views::TAB_ROW {
-                if let Some((t, _, _)) = tab_spans(app).into_iter().find(|(_, a, b)| m.column >= *a && m.column < *b) {
+                if let Some((t, _, _)) = tab_spans(app)
+                    .into_iter()
+                    .find(|(_, a, b)| m.column >= *a && m.column < *b)
+                {
                     app.tab = t;
                 }
             } else if m.row >= super::views::FIRST_ROW_Y {
-                let row = (m.row - super::views::FIRST_ROW_Y) as usize;
+                let row = super::views::scroll_offset(app, app.tab)
+                    + (m.row - super::views::FIRST_ROW_Y) as usize;
                 let n = rows_in(app, app.tab);
                 if row < n {
                     app.selected.insert(pane_key(app.tab), row);
@@ -968,10 +1075,12 @@ pub fn next_wakeup(app: &App, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{CatalogService, Capability, Grant, UserInfo};
+    use crate::protocol::{Capability, CatalogService, Grant, UserInfo};
 
     fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-24T03:00:00Z").unwrap().to_utc()
+        DateTime::parse_from_rfc3339("2026-11-24T03:00:00Z")
+            .unwrap()
+            .to_utc()
     }
 
     fn user(name: &str, roles: &[&str]) -> UserInfo {
@@ -1075,14 +1184,35 @@ mod tests {
     #[test]
     fn a_new_queue_item_rings_the_bell_and_approving_takes_two_keys() {
         let mut app = connected("bob", &["approver"]);
-        let effects = event(&mut app, Event::RequestUpdated { request: request("req-1", "alice", RequestState::Pending) });
+        let effects = event(
+            &mut app,
+            Event::RequestUpdated {
+                request: request("req-1", "alice", RequestState::Pending),
+            },
+        );
         assert_eq!(effects, vec![Effect::Bell]);
         assert_eq!(app.queue().len(), 1);
-        assert!(update(&mut app, key('a')).is_empty(), "the first key only asks");
-        assert!(matches!(app.overlay, Some(Overlay::Confirm(Confirm::Approve { .. }))));
+        assert!(
+            update(&mut app, key('a')).is_empty(),
+            "the first key only asks"
+        );
+        assert!(matches!(
+            app.overlay,
+            Some(Overlay::Confirm(Confirm::Approve { .. }))
+        ));
         let effects = update(&mut app, key('a'));
         match effects.as_slice() {
-            [Effect::Send { op: Op::RequestApprove { request_id, comment: None, .. }, .. }] => {
+            [
+                Effect::Send {
+                    op:
+                        Op::RequestApprove {
+                            request_id,
+                            comment: None,
+                            ..
+                        },
+                    ..
+                },
+            ] => {
                 assert_eq!(request_id, "req-1")
             }
             other => panic!("{other:?}"),
@@ -1092,7 +1222,12 @@ mod tests {
     #[test]
     fn any_other_key_cancels_a_confirmation() {
         let mut app = connected("bob", &["approver"]);
-        event(&mut app, Event::RequestUpdated { request: request("req-1", "alice", RequestState::Pending) });
+        event(
+            &mut app,
+            Event::RequestUpdated {
+                request: request("req-1", "alice", RequestState::Pending),
+            },
+        );
         update(&mut app, key('a'));
         assert!(update(&mut app, key('x')).is_empty());
         assert!(app.overlay.is_none());
@@ -1101,18 +1236,30 @@ mod tests {
     #[test]
     fn denying_requires_a_reason_then_confirmation() {
         let mut app = connected("bob", &["approver"]);
-        event(&mut app, Event::RequestUpdated { request: request("req-1", "alice", RequestState::Pending) });
+        event(
+            &mut app,
+            Event::RequestUpdated {
+                request: request("req-1", "alice", RequestState::Pending),
+            },
+        );
         update(&mut app, key('d'));
         assert!(update(&mut app, code(KeyCode::Enter)).is_empty());
         match &app.overlay {
-            Some(Overlay::Prompt(p)) => assert_eq!(p.error.as_deref(), Some("a reason is required")),
+            Some(Overlay::Prompt(p)) => {
+                assert_eq!(p.error.as_deref(), Some("a reason is required"))
+            }
             other => panic!("{other:?}"),
         }
         typed(&mut app, "not during the freeze");
         update(&mut app, code(KeyCode::Enter));
         let effects = update(&mut app, key('y'));
         match effects.as_slice() {
-            [Effect::Send { op: Op::RequestDeny { reason, .. }, .. }] => assert_eq!(reason, "not during the freeze"),
+            [
+                Effect::Send {
+                    op: Op::RequestDeny { reason, .. },
+                    ..
+                },
+            ] => assert_eq!(reason, "not during the freeze"),
             other => panic!("{other:?}"),
         }
     }
@@ -1121,8 +1268,14 @@ mod tests {
     fn read_only_consoles_cannot_approve_or_revoke() {
         let mut app = connected("carol", &["lead", "approver"]);
         app.read_only = true;
-        app.grants.insert("grt-1".into(), grant("grt-1", "alice", 600));
-        event(&mut app, Event::RequestUpdated { request: request("req-1", "alice", RequestState::Pending) });
+        app.grants
+            .insert("grt-1".into(), grant("grt-1", "alice", 600));
+        event(
+            &mut app,
+            Event::RequestUpdated {
+                request: request("req-1", "alice", RequestState::Pending),
+            },
+        );
         app.tab = Tab::Queue;
         assert!(update(&mut app, key('a')).is_empty());
         assert!(app.overlay.is_none());
@@ -1135,8 +1288,10 @@ mod tests {
     #[test]
     fn a_lead_revokes_the_selected_session_with_a_reason() {
         let mut app = connected("carol", &["lead"]);
-        app.grants.insert("grt-1".into(), grant("grt-1", "alice", 600));
-        app.grants.insert("grt-2".into(), grant("grt-2", "erin", 300));
+        app.grants
+            .insert("grt-1".into(), grant("grt-1", "alice", 600));
+        app.grants
+            .insert("grt-2".into(), grant("grt-2", "erin", 300));
         update(&mut app, key('j'));
         update(&mut app, key('r'));
         typed(&mut app, "incident over");
@@ -1144,8 +1299,16 @@ mod tests {
         let effects = update(&mut app, key('r'));
         match effects.as_slice() {
             // Sessions are sorted soonest-to-expire first: row 2 is alice's.
-            [Effect::Send { op: Op::GrantRevoke { grant_id, reason }, .. }] => {
-                assert_eq!((grant_id.as_str(), reason.as_str()), ("grt-1", "incident over"))
+            [
+                Effect::Send {
+                    op: Op::GrantRevoke { grant_id, reason },
+                    ..
+                },
+            ] => {
+                assert_eq!(
+                    (grant_id.as_str(), reason.as_str()),
+                    ("grt-1", "incident over")
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -1155,25 +1318,59 @@ mod tests {
     fn the_request_form_checks_the_cap_before_sending() {
         let mut app = connected("alice", &["engineer"]);
         update(&mut app, key('n'));
-        let Some(Overlay::Form(_)) = &app.overlay else { panic!("no form") };
+        let Some(Overlay::Form(_)) = &app.overlay else {
+            panic!("no form")
+        };
         // Service → Capabilities → Duration.
         update(&mut app, code(KeyCode::Tab));
         update(&mut app, code(KeyCode::Tab));
-        update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+        );
         typed(&mut app, "3h");
         update(&mut app, code(KeyCode::Tab));
         typed(&mut app, "INC-1 declines");
-        assert!(update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL))).is_empty());
-        let Some(Overlay::Form(form)) = &app.overlay else { panic!("form closed") };
-        assert_eq!(form.errors.get("duration").map(String::as_str), Some("at most 2h for payments"));
+        assert!(
+            update(
+                &mut app,
+                Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL))
+            )
+            .is_empty()
+        );
+        let Some(Overlay::Form(form)) = &app.overlay else {
+            panic!("form closed")
+        };
+        assert_eq!(
+            form.errors.get("duration").map(String::as_str),
+            Some("at most 2h for payments")
+        );
         // Fix the duration and submit.
         update(&mut app, code(KeyCode::BackTab));
-        update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+        update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+        );
         typed(&mut app, "30m");
         let effects = update(&mut app, code(KeyCode::Enter));
         match effects.as_slice() {
-            [Effect::Send { op: Op::RequestCreate { service, duration_s, reason, capabilities, .. }, .. }] => {
-                assert_eq!((service.as_str(), *duration_s, reason.as_str()), ("payments", 1800, "INC-1 declines"));
+            [
+                Effect::Send {
+                    op:
+                        Op::RequestCreate {
+                            service,
+                            duration_s,
+                            reason,
+                            capabilities,
+                            ..
+                        },
+                    ..
+                },
+            ] => {
+                assert_eq!(
+                    (service.as_str(), *duration_s, reason.as_str()),
+                    ("payments", 1800, "INC-1 declines")
+                );
                 assert_eq!(capabilities.len(), 2);
             }
             other => panic!("{other:?}"),
@@ -1182,10 +1379,56 @@ mod tests {
     }
 
     #[test]
+    fn breaking_glass_takes_a_deliberate_second_key() {
+        let mut app = connected("alice", &["engineer"]);
+        update(&mut app, key('n'));
+        // Service → … → Reason, then down to the break-glass toggle.
+        for _ in 0..3 {
+            update(&mut app, code(KeyCode::Tab));
+        }
+        typed(&mut app, "prod down, nobody answers");
+        update(&mut app, code(KeyCode::Tab));
+        update(&mut app, code(KeyCode::Tab));
+        update(&mut app, key(' '));
+        assert!(
+            update(&mut app, code(KeyCode::Enter)).is_empty(),
+            "nothing before confirming"
+        );
+        assert!(matches!(
+            app.overlay,
+            Some(Overlay::Confirm(Confirm::BreakGlass { .. }))
+        ));
+        let effects = update(&mut app, key('b'));
+        match effects.as_slice() {
+            [
+                Effect::Send {
+                    op:
+                        Op::RequestCreate {
+                            break_glass: true, ..
+                        },
+                    ..
+                },
+            ] => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn nothing_is_sent_while_disconnected_and_the_user_is_told() {
         let mut app = connected("bob", &["approver"]);
-        event(&mut app, Event::RequestUpdated { request: request("req-1", "alice", RequestState::Pending) });
-        update(&mut app, Msg::Net(NetMsg::Down { reason: "refused".into(), retry_at: None }));
+        event(
+            &mut app,
+            Event::RequestUpdated {
+                request: request("req-1", "alice", RequestState::Pending),
+            },
+        );
+        update(
+            &mut app,
+            Msg::Net(NetMsg::Down {
+                reason: "refused".into(),
+                retry_at: None,
+            }),
+        );
         update(&mut app, key('a'));
         assert!(update(&mut app, key('a')).is_empty());
         assert!(app.flash.as_ref().unwrap().text.contains("not connected"));
@@ -1194,22 +1437,35 @@ mod tests {
     #[test]
     fn my_request_being_denied_is_announced_with_who_and_why() {
         let mut app = connected("alice", &["engineer"]);
-        event(&mut app, Event::RequestUpdated { request: request("req-1", "alice", RequestState::Pending) });
+        event(
+            &mut app,
+            Event::RequestUpdated {
+                request: request("req-1", "alice", RequestState::Pending),
+            },
+        );
         let mut denied = request("req-1", "alice", RequestState::Denied);
         denied.denied_by = Some("bob".into());
         denied.deny_reason = Some("use the runbook".into());
         event(&mut app, Event::RequestUpdated { request: denied });
         let f = app.flash.as_ref().unwrap();
-        assert!(f.text.contains("denied by bob: use the runbook"), "{}", f.text);
+        assert!(
+            f.text.contains("denied by bob: use the runbook"),
+            "{}",
+            f.text
+        );
     }
 
     #[test]
     fn quitting_with_a_running_grant_asks_first_but_ctrl_c_does_not() {
         let mut app = connected("alice", &["engineer"]);
-        app.grants.insert("grt-1".into(), grant("grt-1", "alice", 600));
+        app.grants
+            .insert("grt-1".into(), grant("grt-1", "alice", 600));
         assert!(update(&mut app, key('q')).is_empty());
         assert!(matches!(app.overlay, Some(Overlay::Confirm(Confirm::Quit))));
-        let effects = update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+        let effects = update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        );
         assert_eq!(effects, vec![Effect::Quit]);
     }
 
@@ -1217,9 +1473,13 @@ mod tests {
     fn countdowns_keep_ticking_only_while_one_is_visible() {
         let mut app = connected("alice", &["engineer"]);
         assert_eq!(next_wakeup(&app, t0()), None);
-        app.grants.insert("grt-1".into(), grant("grt-1", "alice", 600));
+        app.grants
+            .insert("grt-1".into(), grant("grt-1", "alice", 600));
         let at = t0() + chrono::Duration::milliseconds(250);
-        assert_eq!(next_wakeup(&app, at), Some(t0() + chrono::Duration::seconds(1)));
+        assert_eq!(
+            next_wakeup(&app, at),
+            Some(t0() + chrono::Duration::seconds(1))
+        );
     }
 
     #[test]
@@ -1234,14 +1494,28 @@ mod tests {
     #[test]
     fn extending_asks_how_long_and_why() {
         let mut app = connected("alice", &["engineer"]);
-        app.grants.insert("grt-1".into(), grant("grt-1", "alice", 200));
+        app.grants
+            .insert("grt-1".into(), grant("grt-1", "alice", 200));
         update(&mut app, key('e'));
         update(&mut app, code(KeyCode::Enter)); // the offered 15m
         typed(&mut app, "still digging");
         let effects = update(&mut app, code(KeyCode::Enter));
         match effects.as_slice() {
-            [Effect::Send { op: Op::GrantExtend { grant_id, duration_s, reason }, .. }] => {
-                assert_eq!((grant_id.as_str(), *duration_s, reason.as_str()), ("grt-1", 900, "still digging"))
+            [
+                Effect::Send {
+                    op:
+                        Op::GrantExtend {
+                            grant_id,
+                            duration_s,
+                            reason,
+                        },
+                    ..
+                },
+            ] => {
+                assert_eq!(
+                    (grant_id.as_str(), *duration_s, reason.as_str()),
+                    ("grt-1", 900, "still digging")
+                )
             }
             other => panic!("{other:?}"),
         }

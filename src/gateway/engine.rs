@@ -219,14 +219,11 @@ impl Engine {
             })
     }
 
-    /// A mutation: stored reply if this op id already ran, else plan and
-    /// commit, retrying when a concurrent change wins the compare-and-set.
+    /// A mutation: plan and commit, retrying when a concurrent change wins
+    /// the compare-and-set; the stored reply if this op id already ran.
     async fn mutate(&self, user: &UserInfo, op_id: &str, op: Op) -> (String, &'static str) {
-        match self.store.op_reply(&user.name, op_id).await {
-            Ok(Some(stored)) => return (stored, "replayed"),
-            Ok(None) => {}
-            Err(e) => return failed(op_id, e.into()),
-        }
+        // A resent op id is caught by the commit (its op record already
+        // exists), which then answers with the stored reply: no read first.
         for _ in 0..CAS_ATTEMPTS {
             let now = ts::now();
             let planned = self.plan(user, &op, now).await;

@@ -131,6 +131,11 @@ pub async fn start(cfg: GatewayConfig, store: Arc<dyn Store>) -> Result<Running,
     })?;
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let app = server::router(engine.clone());
+    // An event and the reply that follows it leave back to back; with
+    // Nagle's algorithm the reply waits ~40 ms for the event's ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = shutdown_rx.await;

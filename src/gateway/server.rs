@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite;
 
 use super::auth::{self, AuthError};
 use super::engine::Engine;
-use super::hub::may_see;
+use super::hub::{Published, may_see};
 use crate::protocol::{
     BAD_FRAMES_PER_MINUTE, CLOSE_POLICY, CLOSE_TOO_BIG, ClientFrame, ErrorBody, ErrorCode, Event,
     MAX_FRAME_BYTES, PROTOCOL_VERSION, Reply, UserInfo, encode_event, ts,
@@ -96,7 +96,10 @@ async fn upgrade(
 /// What the writer task sends.
 enum Outgoing {
     Reply(String),
-    Event(Arc<Event>),
+    /// An event only this connection gets (hello).
+    Own(Box<Event>),
+    /// An event from the hub, encoded once for everyone.
+    Shared(Arc<Published>),
     Close(u16, &'static str),
 }
 
@@ -110,7 +113,7 @@ async fn connection(engine: Arc<Engine>, user: UserInfo, socket: WebSocket) {
         server_time: ts::now(),
         user: user.clone(),
     };
-    let _ = out.send(Outgoing::Event(Arc::new(hello))).await;
+    let _ = out.send(Outgoing::Own(Box::new(hello))).await;
     let forwarder = tokio::spawn(forward_events(
         engine.clone(),
         user.name.clone(),
@@ -210,10 +213,15 @@ async fn write_frames(
     while let Some(out) = rx.recv().await {
         let msg = match out {
             Outgoing::Reply(text) => Message::Text(text.into()),
-            Outgoing::Event(event) => {
+            Outgoing::Own(event) => {
                 seq += 1;
                 engine.metrics.event_sent();
                 Message::Text(encode_event(seq, ts::now(), &event).into())
+            }
+            Outgoing::Shared(published) => {
+                seq += 1;
+                engine.metrics.event_sent();
+                Message::Text(published.frame(seq).into())
             }
             Outgoing::Close(code, reason) => {
                 let _ = sink
@@ -235,14 +243,14 @@ async fn write_frames(
 async fn forward_events(
     engine: Arc<Engine>,
     user: String,
-    mut rx: broadcast::Receiver<Arc<Event>>,
+    mut rx: broadcast::Receiver<Arc<Published>>,
     out: mpsc::Sender<Outgoing>,
 ) {
     loop {
         match rx.recv().await {
-            Ok(event) => {
-                if may_see(&engine.policy, &user, &event)
-                    && out.send(Outgoing::Event(event)).await.is_err()
+            Ok(published) => {
+                if may_see(&engine.policy, &user, &published.event)
+                    && out.send(Outgoing::Shared(published)).await.is_err()
                 {
                     return;
                 }

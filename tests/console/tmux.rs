@@ -21,7 +21,10 @@ impl Tmux {
     /// Starts `command` (a shell command line) in a detached session of the
     /// given size.
     pub fn start(command: &str, width: u16, height: u16) -> Tmux {
-        let name = format!("bg-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let name = format!(
+            "bg-test-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
         let out = tmux(&[
             "new-session",
             "-d",
@@ -33,7 +36,11 @@ impl Tmux {
             &height.to_string(),
             command,
         ]);
-        assert!(out.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Keep the pane after the program exits, to read its last words.
         tmux(&["set-option", "-t", &name, "remain-on-exit", "on"]);
         Tmux { name }

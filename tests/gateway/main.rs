@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use breakglass::protocol::{AccessRequest, Event, Op, RequestState};
-use support::{ask, event_where, Gateway};
+use support::{Gateway, ask, event_where};
 
 #[tokio::test]
 async fn an_approved_request_is_pushed_to_the_requester_and_grants_access() {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use breakglass::client::Connection;
 use breakglass::protocol::{EventFrame, Op, ReceivedReply, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_breakglass");
 
@@ -59,6 +59,12 @@ impl Gateway {
     fn with_dir(mut self, dir: &Path) -> Gateway {
         self.data_dir = dir.to_path_buf();
         self
+    }
+
+    /// Any `breakglass` command line whose first stdout line is the JSON
+    /// `gateway --json` prints.
+    pub fn spawn_args(args: &[&str]) -> Gateway {
+        Gateway::spawn(args)
     }
 
     fn spawn(args: &[&str]) -> Gateway {
@@ -156,7 +162,10 @@ impl Raw {
     }
 
     pub async fn send(&mut self, text: impl Into<String>) {
-        self.ws.send(Message::Text(text.into().into())).await.unwrap();
+        self.ws
+            .send(Message::Text(text.into().into()))
+            .await
+            .unwrap();
     }
 
     /// The next text frame, or None when the socket closed (10 s limit).

@@ -3,7 +3,8 @@
 //!
 //! All writes go through one connection and start with `BEGIN IMMEDIATE`:
 //! SQLite has a single writer anyway, and taking the write lock up front
-//! keeps the audit chain's "read head, append" step free of races.
+//! keeps the audit chain's "read head, append" step free of races. Commits
+//! that arrive while one is syncing are grouped into the next transaction.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,6 +17,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     AuditQuery, Commit, OpRecord, RequestQuery, Store, StoreError, StoreResult, TokenRecord,
@@ -27,6 +29,7 @@ use crate::protocol::{AccessRequest, AuditEntry, Grant, ts};
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    jobs: mpsc::Sender<Job>,
 }
 
 fn unavailable(e: sqlx::Error) -> StoreError {
@@ -69,45 +72,123 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(unavailable)?;
-        Ok(SqliteStore { writer, reader })
+        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(write_batches(writer.clone(), rx));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            jobs,
+        })
     }
+}
 
-    async fn apply(&self, commit: Commit) -> StoreResult<Vec<AuditEntry>> {
-        let mut tx = self
-            .writer
+/// Most commits folded into one transaction.
+const MAX_BATCH: usize = 128;
+
+type Job = (Commit, oneshot::Sender<StoreResult<Vec<AuditEntry>>>);
+
+/// Group commit: whatever commits queued up while the previous transaction
+/// was syncing go into the next one; one fsync then makes the whole batch
+/// durable before any of them is acknowledged.
+async fn write_batches(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (commits, replies): (Vec<Commit>, Vec<_>) = batch.into_iter().unzip();
+        let outcomes = match apply_batch(&pool, commits).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => replies.iter().map(|_| Err(e.clone())).collect(),
+        };
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Applies commits in one transaction; the outer error means none landed.
+/// Optimistic: a commit that loses its compare-and-set (or repeats an op id)
+/// is answered with that error and the rest of the batch is applied again
+/// without it, which keeps the common case at one statement per row.
+async fn apply_batch(
+    pool: &SqlitePool,
+    commits: Vec<Commit>,
+) -> StoreResult<Vec<StoreResult<Vec<AuditEntry>>>> {
+    let mut outcomes: Vec<Option<StoreResult<Vec<AuditEntry>>>> = vec![None; commits.len()];
+    'attempt: loop {
+        let mut tx = pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(unavailable)?;
-        if let Some(op) = &commit.op {
-            insert_op(&mut tx, op).await?;
-        }
-        for w in &commit.requests {
-            write_request(&mut tx, w).await?;
-        }
-        for w in &commit.grants {
-            write_grant(&mut tx, w).await?;
-        }
-        let mut sealed = Vec::with_capacity(commit.audit.len());
-        if !commit.audit.is_empty() {
-            let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-            let (mut seq, mut prev) = match head {
-                Some(row) => (row.get::<i64, _>(0) as u64, row.get::<String, _>(1)),
-                None => (0, GENESIS_HASH.to_string()),
-            };
-            for draft in commit.audit {
-                seq += 1;
-                let entry = chain::seal(draft, seq, &prev);
-                insert_audit(&mut tx, &entry).await?;
-                prev = entry.hash.clone();
-                sealed.push(entry);
+        let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let mut head = match head {
+            Some(row) => (row.get::<i64, _>(0) as u64, row.get::<String, _>(1)),
+            None => (0, GENESIS_HASH.to_string()),
+        };
+        let mut landed = Vec::new();
+        for (i, commit) in commits.iter().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            match apply_one(&mut tx, commit.clone(), &head).await {
+                Ok(entries) => {
+                    if let Some(last) = entries.last() {
+                        head = (last.seq, last.hash.clone());
+                    }
+                    landed.push((i, entries));
+                }
+                // The store itself failed: the transaction cannot be trusted.
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
+                Err(e) => {
+                    outcomes[i] = Some(Err(e));
+                    drop(tx);
+                    continue 'attempt;
+                }
             }
         }
         tx.commit().await.map_err(unavailable)?;
-        Ok(sealed)
+        for (i, entries) in landed {
+            outcomes[i] = Some(Ok(entries));
+        }
+        return Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every commit has an outcome"))
+            .collect());
     }
+}
+
+/// One commit inside the batch's transaction, chained after `head`.
+async fn apply_one(
+    tx: &mut Transaction<'static, Sqlite>,
+    commit: Commit,
+    head: &(u64, String),
+) -> StoreResult<Vec<AuditEntry>> {
+    if let Some(op) = &commit.op {
+        insert_op(tx, op).await?;
+    }
+    for w in &commit.requests {
+        write_request(tx, w).await?;
+    }
+    for w in &commit.grants {
+        write_grant(tx, w).await?;
+    }
+    let (mut seq, mut prev) = head.clone();
+    let mut sealed = Vec::with_capacity(commit.audit.len());
+    for draft in commit.audit {
+        seq += 1;
+        let entry = chain::seal(draft, seq, &prev);
+        insert_audit(tx, &entry).await?;
+        prev = entry.hash.clone();
+        sealed.push(entry);
+    }
+    Ok(sealed)
 }
 
 async fn insert_op(tx: &mut Transaction<'static, Sqlite>, op: &OpRecord) -> StoreResult<()> {
@@ -268,7 +349,12 @@ fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
 
 impl Store for SqliteStore {
     fn commit(&self, commit: Commit) -> BoxFuture<'_, StoreResult<Vec<AuditEntry>>> {
-        Box::pin(self.apply(commit))
+        Box::pin(async move {
+            let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
+            let (tx, rx) = oneshot::channel();
+            self.jobs.send((commit, tx)).await.map_err(|_| stopped())?;
+            rx.await.map_err(|_| stopped())?
+        })
     }
 
     fn request(&self, id: &str) -> BoxFuture<'_, StoreResult<Option<Versioned<AccessRequest>>>> {
@@ -333,11 +419,12 @@ impl Store for SqliteStore {
     fn op_reply(&self, user: &str, op_id: &str) -> BoxFuture<'_, StoreResult<Option<String>>> {
         let (user, op_id) = (user.to_string(), op_id.to_string());
         Box::pin(async move {
-            // Read through the writer: a reply committed a moment ago must be seen.
+            // A new read transaction sees every acknowledged commit; a
+            // resend racing its first attempt is caught by the insert.
             let row = sqlx::query("SELECT reply FROM op_replies WHERE user_name = ? AND op_id = ?")
                 .bind(user)
                 .bind(op_id)
-                .fetch_optional(&self.writer)
+                .fetch_optional(&self.reader)
                 .await
                 .map_err(unavailable)?;
             Ok(row.map(|r| r.get(0)))

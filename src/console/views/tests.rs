@@ -1,0 +1,957 @@
+//! The views rendered on ratatui's TestBackend and compared with insta
+//! snapshots, at 80x24 and 160x45, in the dark and light themes (the text
+//! must be the same in both: themes change styles only). The app is built
+//! by hand at a fixed time, 2026-11-24 03:00:00 UTC, with no clock offset.
+
+use chrono::{DateTime, Utc};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use ratatui_textarea::TextArea;
+use serde_json::json;
+
+use super::*;
+use crate::console::app::{
+    Alert, App, Confirm, Flash, FormField, Level, Link, Overlay, Palette, Prompt, PromptFor, Tab,
+};
+use crate::console::theme::Theme;
+use crate::console::update::new_form;
+use crate::protocol::{
+    AccessRequest, Approval, AuditEntry, Capability, CatalogService, Grant, GrantState,
+    RequestState, Session, UserInfo,
+};
+
+const LOGS: Capability = Capability::LogsRead;
+const METRICS: Capability = Capability::MetricsRead;
+
+/// 2026-11-24 at `hh:mm:ss` UTC.
+fn t(hms: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&format!("2026-11-24T{hms}Z"))
+        .unwrap()
+        .to_utc()
+}
+
+fn user(name: &str, roles: &[&str]) -> UserInfo {
+    UserInfo {
+        name: name.into(),
+        groups: vec!["sre".into()],
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+fn service(
+    name: &str,
+    caps: &[Capability],
+    max_s: u64,
+    approvals: u32,
+    break_glass: bool,
+) -> CatalogService {
+    CatalogService {
+        name: name.into(),
+        description: String::new(),
+        capabilities: caps.to_vec(),
+        max_duration_s: max_s,
+        min_duration_s: 300,
+        approvals_required: approvals,
+        auto_approve: false,
+        break_glass,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn request(
+    id: &str,
+    who: &str,
+    svc: &str,
+    caps: &[Capability],
+    duration_s: u64,
+    reason: &str,
+    ticket: Option<&str>,
+    created: &str,
+    required: u32,
+) -> AccessRequest {
+    let created_at = t(created);
+    AccessRequest {
+        id: id.into(),
+        requester: who.into(),
+        service: svc.into(),
+        capabilities: caps.to_vec(),
+        duration_s,
+        reason: reason.into(),
+        ticket: ticket.map(Into::into),
+        break_glass: false,
+        extends: None,
+        state: RequestState::Pending,
+        approvals: Vec::new(),
+        approvals_required: required,
+        denied_by: None,
+        deny_reason: None,
+        created_at,
+        decided_at: None,
+        pending_until: created_at + chrono::Duration::minutes(30),
+        grant_id: None,
+        needs_review: false,
+        reviewed_by: None,
+        review_comment: None,
+    }
+}
+
+fn grant(id: &str, who: &str, svc: &str, caps: &[Capability], from: &str, to: &str) -> Grant {
+    Grant {
+        id: id.into(),
+        request_id: format!("req-{}", &id[4..]),
+        user: who.into(),
+        service: svc.into(),
+        capabilities: caps.to_vec(),
+        starts_at: t(from),
+        expires_at: t(to),
+        state: GrantState::Active,
+        break_glass: false,
+        revoked_by: None,
+        revoke_reason: None,
+        ended_at: None,
+    }
+}
+
+fn entry(
+    seq: u64,
+    at: &str,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        seq,
+        id: format!("aud-{seq:04}"),
+        at: t(at),
+        actor: actor.into(),
+        origin: "gateway".into(),
+        action: action.into(),
+        target: target.into(),
+        detail,
+        prev_hash: "0".repeat(64),
+        hash: format!("{seq:02}c0ffee9a7d41b2e8{}", "0".repeat(46)),
+    }
+}
+
+/// alice, engineer and approver, at 03:00 UTC in the middle of an incident.
+fn incident() -> App {
+    let mut app = App::new("wss://breakglass.prod.example.com:8443", t("03:00:00"));
+    app.me = Some(user("alice", &["engineer", "approver"]));
+    app.link = Link::Connected { rtt_ms: Some(12) };
+    app.tab_chosen = true;
+    app.catalog = vec![
+        service("payments", &[LOGS, METRICS], 3600, 1, true),
+        service("checkout-api", &[LOGS, METRICS], 7200, 2, false),
+        service("ledger", &[METRICS], 1800, 2, false),
+    ];
+
+    // alice's grants: plenty of time, under 5 minutes, under 1 minute.
+    let mut g1 = grant(
+        "grt-7c01d2e3f4a5",
+        "alice",
+        "payments",
+        &[LOGS, METRICS],
+        "02:40:00",
+        "03:20:00",
+    );
+    let g2 = grant(
+        "grt-8d12e3f4a5b6",
+        "alice",
+        "checkout-api",
+        &[LOGS],
+        "02:34:00",
+        "03:04:12",
+    );
+    let mut g3 = grant(
+        "grt-9e23f4a5b6c7",
+        "alice",
+        "ledger",
+        &[METRICS],
+        "02:50:40",
+        "03:00:40",
+    );
+    g3.break_glass = true;
+    g1.request_id = "req-7c01d2e3f4a5".into();
+    // Others inside production.
+    let g4 = grant(
+        "grt-a134a5b6c7d8",
+        "bob",
+        "payments",
+        &[LOGS],
+        "02:55:00",
+        "03:25:00",
+    );
+    let mut g5 = grant(
+        "grt-b245b6c7d8e9",
+        "carol",
+        "search",
+        &[LOGS, METRICS],
+        "02:42:00",
+        "03:12:00",
+    );
+    g5.break_glass = true;
+    // Revoked earlier: shows on alice's Grants pane through its request.
+    let mut g6 = grant(
+        "grt-c356c7d8e9f0",
+        "alice",
+        "ledger",
+        &[LOGS],
+        "01:10:00",
+        "01:40:00",
+    );
+    g6.state = GrantState::Revoked;
+    g6.revoked_by = Some("dana".into());
+    g6.revoke_reason = Some("incident INC-4490 closed".into());
+    g6.ended_at = Some(t("01:25:00"));
+    for g in [g1, g2, g3, g4, g5, g6] {
+        app.grants.insert(g.id.clone(), g);
+    }
+
+    let mut reqs = Vec::new();
+    // Requests behind alice's running grants (not shown as rows).
+    let mut r = request(
+        "req-7c01d2e3f4a5",
+        "alice",
+        "payments",
+        &[LOGS, METRICS],
+        2400,
+        "Checkout errors spiking since 02:35; need payment logs",
+        Some("INC-4521"),
+        "02:39:00",
+        1,
+    );
+    r.state = RequestState::Approved;
+    r.grant_id = Some("grt-7c01d2e3f4a5".into());
+    reqs.push(r);
+    let mut r = request(
+        "req-8d12e3f4a5b6",
+        "alice",
+        "checkout-api",
+        &[LOGS],
+        1800,
+        "Trace failed checkouts",
+        Some("INC-4521"),
+        "02:30:00",
+        2,
+    );
+    r.state = RequestState::Approved;
+    r.grant_id = Some("grt-8d12e3f4a5b6".into());
+    reqs.push(r);
+    // alice's open and closed requests.
+    let mut r = request(
+        "req-1f0a9b8c7d6e",
+        "alice",
+        "ledger",
+        &[METRICS],
+        1800,
+        "Ledger lag after the failover",
+        Some("INC-4521"),
+        "02:57:00",
+        2,
+    );
+    r.approvals.push(Approval {
+        by: "dana".into(),
+        at: t("02:58:30"),
+        comment: Some("ok while INC-4521 is open".into()),
+    });
+    reqs.push(r);
+    let mut r = request(
+        "req-2a1b0c9d8e7f",
+        "alice",
+        "checkout-api",
+        &[LOGS, METRICS],
+        7200,
+        "Look around",
+        None,
+        "02:10:00",
+        2,
+    );
+    r.state = RequestState::Denied;
+    r.denied_by = Some("dana".into());
+    r.deny_reason = Some("too broad: ask for logs only, 30m".into());
+    r.decided_at = Some(t("02:14:00"));
+    reqs.push(r);
+    let mut r = request(
+        "req-c356c7d8e9f0",
+        "alice",
+        "ledger",
+        &[LOGS],
+        1800,
+        "Reconcile stuck transfers",
+        Some("INC-4490"),
+        "01:08:00",
+        2,
+    );
+    r.state = RequestState::Approved;
+    r.grant_id = Some("grt-c356c7d8e9f0".into());
+    reqs.push(r);
+    // The queue: others' pending requests, newest first.
+    reqs.push(request(
+        "req-3b2c1d0e9f8a",
+        "bob",
+        "checkout-api",
+        &[LOGS, METRICS],
+        1800,
+        "5xx on /pay since the 02:40 deploy; need the logs of the\npods that restarted and the error-rate metrics to compare",
+        Some("INC-4521"),
+        "02:58:00",
+        2,
+    ));
+    let mut r = request(
+        "req-4c3d2e1f0a9b",
+        "carol",
+        "payments",
+        &[LOGS],
+        3600,
+        "Refunds stuck in pending",
+        Some("INC-4522"),
+        "02:52:00",
+        2,
+    );
+    r.approvals.push(Approval {
+        by: "dana".into(),
+        at: t("02:53:10"),
+        comment: Some("logs only, fine".into()),
+    });
+    reqs.push(r);
+    let mut r = request(
+        "req-5d4e3f2a1b0c",
+        "erin",
+        "payments",
+        &[LOGS],
+        900,
+        "Still tracing the refund bug",
+        None,
+        "02:45:00",
+        1,
+    );
+    r.extends = Some("grt-a134a5b6c7d8".into());
+    reqs.push(r);
+    // carol's break-glass, waiting for a lead's review.
+    let mut r = request(
+        "req-b245b6c7d8e9",
+        "carol",
+        "search",
+        &[LOGS, METRICS],
+        1800,
+        "Search down, nobody answering pages",
+        None,
+        "02:42:00",
+        1,
+    );
+    r.break_glass = true;
+    r.state = RequestState::Approved;
+    r.needs_review = true;
+    r.grant_id = Some("grt-b245b6c7d8e9".into());
+    reqs.push(r);
+    for r in reqs {
+        app.requests.insert(r.id.clone(), r);
+    }
+
+    let audit = vec![
+        entry(
+            212,
+            "02:59:41",
+            "bob",
+            "logs.subscribe",
+            "payments",
+            json!({"service": "payments", "grant_id": "grt-a134a5b6c7d8"}),
+        ),
+        entry(
+            211,
+            "02:58:30",
+            "dana",
+            "request.approve",
+            "req-1f0a9b8c7d6e",
+            json!({"service": "ledger", "capabilities": ["metrics:read"], "duration_s": 1800, "state": "pending", "comment": "ok while INC-4521 is open"}),
+        ),
+        entry(
+            210,
+            "02:58:00",
+            "bob",
+            "request.create",
+            "req-3b2c1d0e9f8a",
+            json!({"service": "checkout-api", "capabilities": ["logs:read", "metrics:read"], "duration_s": 1800, "state": "pending", "reason": "5xx on /pay since the 02:40 deploy", "ticket": "INC-4521"}),
+        ),
+        entry(
+            209,
+            "02:57:12",
+            "carol",
+            "metrics.query",
+            "search",
+            json!({"service": "search", "series": "http_errors_total"}),
+        ),
+        entry(
+            208,
+            "02:57:00",
+            "alice",
+            "request.create",
+            "req-1f0a9b8c7d6e",
+            json!({"service": "ledger", "capabilities": ["metrics:read"], "duration_s": 1800, "state": "pending", "reason": "Ledger lag after the failover", "ticket": "INC-4521"}),
+        ),
+        entry(
+            207,
+            "02:55:00",
+            "bob",
+            "grant.start",
+            "grt-a134a5b6c7d8",
+            json!({"service": "payments", "capabilities": ["logs:read"], "state": "active"}),
+        ),
+        entry(
+            206,
+            "02:50:40",
+            "alice",
+            "grant.start",
+            "grt-9e23f4a5b6c7",
+            json!({"service": "ledger", "capabilities": ["metrics:read"], "state": "active", "break_glass": true}),
+        ),
+        entry(
+            205,
+            "02:44:02",
+            "carol",
+            "logs.subscribe",
+            "search",
+            json!({"service": "search"}),
+        ),
+        entry(
+            204,
+            "02:42:00",
+            "carol",
+            "request.create",
+            "req-b245b6c7d8e9",
+            json!({"service": "search", "capabilities": ["logs:read", "metrics:read"], "duration_s": 1800, "break_glass": true, "state": "approved", "reason": "Search down, nobody answering pages"}),
+        ),
+        entry(
+            203,
+            "02:14:00",
+            "dana",
+            "request.deny",
+            "req-2a1b0c9d8e7f",
+            json!({"service": "checkout-api", "state": "denied", "deny_reason": "too broad: ask for logs only, 30m"}),
+        ),
+        entry(
+            202,
+            "01:25:00",
+            "dana",
+            "grant.revoke",
+            "grt-c356c7d8e9f0",
+            json!({"service": "ledger", "state": "revoked", "reason": "incident INC-4490 closed"}),
+        ),
+    ];
+    app.audit = audit.into_iter().collect();
+    app.sessions = vec![Session {
+        grant: app.grants["grt-7c01d2e3f4a5"].clone(),
+        last_actions: vec![entry(
+            190,
+            "02:41:10",
+            "alice",
+            "logs.subscribe",
+            "payments",
+            json!({}),
+        )],
+    }];
+    app.alerts.push_front(Alert {
+        kind: "break_glass".into(),
+        message: "carol broke glass on search for 30m: Search down, nobody answering pages".into(),
+        subject: "req-b245b6c7d8e9".into(),
+        at: t("02:42:00"),
+    });
+    app
+}
+
+fn render(app: &App, theme: &Theme, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, app, theme)).unwrap();
+    term
+}
+
+fn buffer(app: &App, theme: &Theme, w: u16, h: u16) -> Buffer {
+    render(app, theme, w, h).backend().buffer().clone()
+}
+
+/// Snapshots `app` at both sizes; the light theme must give the same text.
+fn snap(name: &str, mut app: App) {
+    let dark = Theme::load("dark").unwrap();
+    let light = Theme::load("light").unwrap();
+    for (w, h) in [(80, 24), (160, 45)] {
+        app.size = (w, h);
+        let text = render(&app, &dark, w, h).backend().to_string();
+        let light_text = render(&app, &light, w, h).backend().to_string();
+        assert_eq!(
+            text, light_text,
+            "{name} {w}x{h}: themes must change styles only"
+        );
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
+    }
+}
+
+/// Snapshots at 80x24 only (header and footer variants).
+fn snap_small(name: &str, mut app: App) {
+    app.size = (80, 24);
+    let text = render(&app, &Theme::load("dark").unwrap(), 80, 24)
+        .backend()
+        .to_string();
+    insta::assert_snapshot!(format!("{name}_80x24"), text);
+}
+
+fn on(mut app: App, tab: Tab) -> App {
+    app.tab = tab;
+    app
+}
+
+/// The screen cell where `needle` first appears on row `y`.
+fn find(buf: &Buffer, y: u16, needle: &str) -> Option<u16> {
+    let row: String = (0..buf.area.width)
+        .map(|x| buf[(x, y)].symbol().to_string())
+        .collect::<Vec<_>>()
+        .concat();
+    let byte = row.find(needle)?;
+    Some(row[..byte].chars().count() as u16)
+}
+
+fn find_row(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    (0..buf.area.height).find_map(|y| find(buf, y, needle).map(|x| (x, y)))
+}
+
+// ---- panes ----
+
+#[test]
+fn grants_pane() {
+    snap("grants", on(incident(), Tab::Grants));
+}
+
+#[test]
+fn grants_pane_with_nothing_running_says_how_to_ask() {
+    let mut app = incident();
+    app.grants.clear();
+    app.requests.clear();
+    snap("grants_empty", on(app, Tab::Grants));
+}
+
+#[test]
+fn grants_pane_with_a_pending_request_selected() {
+    let mut app = on(incident(), Tab::Grants);
+    app.selected.insert("Grants", 3);
+    snap("grants_request_selected", app);
+}
+
+#[test]
+fn queue_pane() {
+    snap("queue", on(incident(), Tab::Queue));
+}
+
+#[test]
+fn queue_pane_for_someone_who_is_not_an_approver() {
+    let mut app = on(incident(), Tab::Queue);
+    app.me = Some(user("alice", &["engineer"]));
+    snap("queue_not_approver", app);
+}
+
+#[test]
+fn queue_pane_empty() {
+    let mut app = on(incident(), Tab::Queue);
+    app.requests.retain(|_, r| r.requester == "alice");
+    snap("queue_empty", app);
+}
+
+#[test]
+fn sessions_pane() {
+    let mut app = on(incident(), Tab::Sessions);
+    app.me = Some(user("dana", &["approver", "lead"]));
+    snap("sessions", app);
+}
+
+#[test]
+fn logs_pane() {
+    snap("logs", on(incident(), Tab::Logs));
+}
+
+#[test]
+fn metrics_pane() {
+    snap("metrics", on(incident(), Tab::Metrics));
+}
+
+#[test]
+fn audit_pane() {
+    snap("audit", on(incident(), Tab::Audit));
+}
+
+#[test]
+fn audit_pane_filtered() {
+    let mut app = on(incident(), Tab::Audit);
+    app.audit_filter = "dana".into();
+    snap("audit_filtered", app);
+}
+
+#[test]
+fn audit_pane_filtered_to_nothing() {
+    let mut app = on(incident(), Tab::Audit);
+    app.audit_filter = "mallory".into();
+    snap("audit_no_match", app);
+}
+
+// ---- header and footer ----
+
+#[test]
+fn header_when_the_gateway_is_down() {
+    let mut app = incident();
+    app.link = Link::Down {
+        reason: "connection refused (os error 111)".into(),
+        retry_at: Some(t("03:00:04")),
+    };
+    snap_small("header_down", app);
+}
+
+#[test]
+fn header_while_connecting() {
+    let mut app = incident();
+    app.link = Link::Connecting { attempt: 3 };
+    snap_small("header_connecting", app);
+}
+
+#[test]
+fn header_read_only() {
+    let mut app = on(incident(), Tab::Sessions);
+    app.read_only = true;
+    app.me = Some(user("dana", &["approver", "lead"]));
+    snap_small("header_read_only", app);
+}
+
+#[test]
+fn footer_flash() {
+    let mut app = incident();
+    app.flash = Some(Flash {
+        text: "approve req-3b2c1d0e9f8a failed: you already approved this request".into(),
+        level: Level::Error,
+        until: t("03:00:06"),
+    });
+    snap_small("footer_flash", app);
+}
+
+// ---- overlays ----
+
+#[test]
+fn help_overlay() {
+    let mut app = incident();
+    app.overlay = Some(Overlay::Help);
+    snap("help", app);
+}
+
+#[test]
+fn palette_overlay() {
+    let mut app = incident();
+    app.overlay = Some(Overlay::Palette(Palette {
+        input: "the".into(),
+        selected: 1,
+    }));
+    snap("palette", app);
+}
+
+#[test]
+fn form_overlay_with_errors() {
+    let mut app = incident();
+    let mut form = new_form(&app, 0);
+    form.focus = FormField::Duration;
+    form.duration = "3h".into();
+    form.caps[1].1 = false;
+    form.errors
+        .insert("duration", "at most 1h for payments".into());
+    form.errors
+        .insert("reason", "say why (at least 3 characters)".into());
+    app.overlay = Some(Overlay::Form(Box::new(form)));
+    snap("form_errors", app);
+}
+
+#[test]
+fn form_overlay_writing_the_reason() {
+    let mut app = incident();
+    let mut form = new_form(&app, 0);
+    form.focus = FormField::Reason;
+    form.reason = TextArea::from([
+        "Refund webhooks time out since 02:35.",
+        "Need payments logs to find the failing call.",
+    ]);
+    form.ticket = "INC-4521".into();
+    form.break_glass = true;
+    app.overlay = Some(Overlay::Form(Box::new(form)));
+    snap("form_reason", app);
+}
+
+#[test]
+fn prompt_overlay() {
+    let mut app = on(incident(), Tab::Queue);
+    app.overlay = Some(Overlay::Prompt(Prompt {
+        purpose: PromptFor::DenyReason {
+            request_id: "req-3b2c1d0e9f8a".into(),
+        },
+        label: "deny req-3b2c1d0e9f8a (bob on checkout-api): reason".into(),
+        text: String::new(),
+        error: Some("a reason is required".into()),
+    }));
+    snap("prompt", app);
+}
+
+#[test]
+fn confirm_approve_overlay() {
+    let mut app = on(incident(), Tab::Queue);
+    app.overlay = Some(Overlay::Confirm(Confirm::Approve {
+        request_id: "req-3b2c1d0e9f8a".into(),
+        comment: None,
+    }));
+    snap("confirm_approve", app);
+}
+
+#[test]
+fn confirm_revoke_overlay() {
+    let mut app = on(incident(), Tab::Sessions);
+    app.overlay = Some(Overlay::Confirm(Confirm::Revoke {
+        grant_id: "grt-b245b6c7d8e9".into(),
+        reason: "search is back; review pending".into(),
+    }));
+    snap("confirm_revoke", app);
+}
+
+#[test]
+fn confirm_quit_overlay() {
+    let mut app = incident();
+    app.overlay = Some(Overlay::Confirm(Confirm::Quit));
+    snap("confirm_quit", app);
+}
+
+// ---- behaviour beyond the text ----
+
+#[test]
+fn a_countdown_under_a_minute_uses_the_themes_critical_colour() {
+    let app = on(incident(), Tab::Grants);
+    for name in ["dark", "light"] {
+        let theme = Theme::load(name).unwrap();
+        let buf = buffer(&app, &theme, 80, 24);
+        // ledger has 40s left: the soonest to expire, so the first row.
+        let (x, y) = find_row(&buf, "40s").expect("the 40s countdown is on screen");
+        assert_eq!(y, FIRST_ROW_Y, "soonest to expire comes first");
+        assert_eq!(buf[(x, y)].fg, theme.critical.fg.unwrap(), "{name}");
+        // checkout-api, 4m12s left: warn, with the extend hint.
+        let (x, y) = find_row(&buf, "4m12s").unwrap();
+        assert_eq!(buf[(x, y)].fg, theme.warn.fg.unwrap(), "{name}");
+        assert!(find(&buf, y, "e: extend").is_some());
+        // payments, 20m left: ok, no hint.
+        let (x, y) = find_row(&buf, "20m").unwrap();
+        assert_eq!(buf[(x, y)].fg, theme.ok.fg.unwrap(), "{name}");
+        assert!(find(&buf, y, "e: extend").is_none());
+    }
+    let dark = Theme::load("dark").unwrap();
+    let light = Theme::load("light").unwrap();
+    assert_ne!(dark.warn.fg, light.warn.fg, "light has its own warn colour");
+}
+
+#[test]
+fn the_selected_row_keeps_its_countdown_colour() {
+    let app = on(incident(), Tab::Grants);
+    let theme = Theme::load("dark").unwrap();
+    let buf = buffer(&app, &theme, 80, 24);
+    let (x, y) = find_row(&buf, "40s").unwrap();
+    assert_eq!(buf[(x, y)].bg, theme.selection.bg.unwrap());
+    assert_eq!(buf[(x, y)].fg, theme.critical.fg.unwrap());
+    assert_eq!(buf[(0, y)].symbol(), "│");
+    assert_eq!(buf[(1, y)].symbol(), "›");
+}
+
+#[test]
+fn no_color_leaves_no_colour_on_screen_but_marks_selection_and_danger() {
+    let mut app = on(incident(), Tab::Grants);
+    let mut form = new_form(&app, 0);
+    form.focus = FormField::Ticket;
+    app.overlay = Some(Overlay::Form(Box::new(form)));
+    let theme = Theme::choose("dark", Some("1".into())).unwrap();
+    for tab in Tab::ALL {
+        app.tab = tab;
+        let buf = buffer(&app, &theme, 160, 45);
+        for cell in &buf.content {
+            assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "{tab:?}");
+        }
+    }
+    app.overlay = None;
+    app.tab = Tab::Grants;
+    let buf = buffer(&app, &theme, 80, 24);
+    let (x, y) = find_row(&buf, "40s").unwrap();
+    assert!(
+        buf[(x, y)].modifier.contains(Modifier::REVERSED),
+        "selected row"
+    );
+    assert!(
+        buf[(x, y)].modifier.contains(Modifier::BOLD),
+        "critical countdown"
+    );
+}
+
+#[test]
+fn the_gateway_being_down_is_loud_in_the_header() {
+    let mut app = incident();
+    app.link = Link::Down {
+        reason: "connection refused".into(),
+        retry_at: Some(t("03:00:04")),
+    };
+    let theme = Theme::load("dark").unwrap();
+    let buf = buffer(&app, &theme, 80, 24);
+    let x = find(&buf, 0, "DOWN: connection refused, retrying in 4s").expect("down banner");
+    assert_eq!(buf[(x, 0)].bg, theme.alarm.bg.unwrap());
+    assert_eq!(buf[(0, 0)].bg, theme.alarm.bg.unwrap(), "the whole row");
+}
+
+#[test]
+fn tabs_sit_where_update_maps_mouse_clicks() {
+    let app = incident();
+    let buf = buffer(&app, &Theme::default(), 160, 45);
+    for (tab, from, to) in crate::console::update::tab_spans(&app) {
+        let label = tab_label(&app, tab);
+        let on_screen: String = (from..to)
+            .map(|x| buf[(x, TAB_ROW)].symbol().to_string())
+            .collect::<Vec<_>>()
+            .concat();
+        assert_eq!(on_screen, label);
+    }
+    assert_eq!(tab_label(&app, Tab::Queue), "2 Queue (3)");
+}
+
+#[test]
+fn the_queue_badge_is_in_the_warn_colour() {
+    let app = incident();
+    let theme = Theme::load("dark").unwrap();
+    let buf = buffer(&app, &theme, 80, 24);
+    let x = find(&buf, TAB_ROW, "(3)").unwrap();
+    assert_eq!(buf[(x, TAB_ROW)].fg, theme.warn.fg.unwrap());
+}
+
+#[test]
+fn first_data_row_is_where_update_maps_clicks_in_every_list_pane() {
+    let mut app = incident();
+    app.me = Some(user("alice", &["engineer", "approver", "lead"]));
+    for (tab, first) in [
+        (Tab::Grants, "ledger"),
+        (Tab::Queue, "bob"),
+        (Tab::Sessions, "alice"),
+        (Tab::Audit, "02:59:41"),
+    ] {
+        app.tab = tab;
+        for (w, h) in [(80, 24), (160, 45)] {
+            let buf = buffer(&app, &Theme::default(), w, h);
+            assert!(find(&buf, FIRST_ROW_Y, first).is_some(), "{tab:?} {w}x{h}");
+        }
+    }
+}
+
+#[test]
+fn a_long_list_pages_to_keep_the_selection_visible() {
+    let mut app = on(incident(), Tab::Audit);
+    let base = app.audit[0].clone();
+    app.audit.clear();
+    for i in 0..200u64 {
+        let mut e = base.clone();
+        e.seq = 1000 - i;
+        e.target = format!("target-{i:03}");
+        app.audit.push_back(e);
+    }
+    app.size = (80, 24);
+    app.selected.insert("Audit", 57);
+    let offset = scroll_offset(&app, Tab::Audit);
+    assert!(offset <= 57);
+    let buf = buffer(&app, &Theme::default(), 80, 24);
+    let y = FIRST_ROW_Y + (57 - offset) as u16;
+    assert!(find(&buf, y, "target-057").is_some(), "row {y}");
+    assert_eq!(buf[(1, y)].symbol(), "›");
+    assert!(find_row(&buf, "of 200").is_some(), "the position is shown");
+}
+
+#[test]
+fn any_terminal_size_renders_without_panicking() {
+    let mut app = incident();
+    app.overlay = Some(Overlay::Help);
+    for (w, h) in [
+        (1, 1),
+        (10, 3),
+        (49, 11),
+        (50, 12),
+        (60, 14),
+        (80, 24),
+        (300, 80),
+    ] {
+        for tab in Tab::ALL {
+            app.tab = tab;
+            buffer(&app, &Theme::default(), w, h);
+        }
+    }
+    let small = buffer(&incident(), &Theme::default(), 40, 10);
+    assert!(find_row(&small, "needs at least").is_some());
+}
+
+#[test]
+fn every_overlay_fits_80x24() {
+    let base = incident();
+    let overlays = [
+        Overlay::Help,
+        Overlay::Palette(Palette::default()),
+        Overlay::Form(Box::new(new_form(&base, 0))),
+        Overlay::Confirm(Confirm::Quit),
+    ];
+    for o in overlays {
+        let mut app = incident();
+        app.overlay = Some(o);
+        let buf = buffer(&app, &Theme::default(), 80, 24);
+        // The overlay's frame is complete: a top-left and a bottom-right corner.
+        assert!(find_row(&buf, "╭").is_some());
+        assert!(find_row(&buf, "╯").is_some());
+    }
+    // Every key of the key table is in the help.
+    let mut app = incident();
+    app.overlay = Some(Overlay::Help);
+    let text = render(&app, &Theme::default(), 80, 24)
+        .backend()
+        .to_string();
+    for (_, entries) in crate::console::keymap::help() {
+        for (_, help) in entries {
+            let first_word = help.split(' ').next().unwrap();
+            assert!(text.contains(first_word), "help lacks {help:?}");
+        }
+    }
+}
+
+#[test]
+fn a_frame_with_hundreds_of_rows_renders_only_what_fits() {
+    let mut app = incident();
+    let g = app.grants["grt-7c01d2e3f4a5"].clone();
+    let r = app.requests["req-3b2c1d0e9f8a"].clone();
+    let e = app.audit[0].clone();
+    for i in 0..50 {
+        let mut g = g.clone();
+        g.id = format!("grt-{i:012}");
+        app.grants.insert(g.id.clone(), g);
+    }
+    for i in 0..200 {
+        let mut r = r.clone();
+        r.id = format!("req-{i:012}");
+        app.requests.insert(r.id.clone(), r);
+    }
+    for _ in 0..200 {
+        app.audit.push_front(e.clone());
+    }
+    let theme = Theme::default();
+    let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
+    let mut worst = std::time::Duration::ZERO;
+    for tab in Tab::ALL {
+        app.tab = tab;
+        // Warm up (layout cache), then time.
+        term.draw(|f| draw(f, &app, &theme)).unwrap();
+        let start = std::time::Instant::now();
+        let n = 20;
+        for _ in 0..n {
+            term.draw(|f| draw(f, &app, &theme)).unwrap();
+        }
+        worst = worst.max(start.elapsed() / n);
+    }
+    // Timing is for benchmarks, not tests: this only shows the figure
+    // (`cargo test --release ... -- --nocapture`).
+    eprintln!("slowest pane: {worst:?} per frame");
+}

@@ -1,0 +1,186 @@
+//! End-to-end tests of the console in a real terminal: tmux runs
+//! `breakglass` against a real `gateway --dev`, other users act through a
+//! real WebSocket client, and the assertions read the screen.
+
+#[path = "../gateway/support.rs"]
+mod support;
+mod tmux;
+
+use std::path::Path;
+use std::time::Duration;
+
+use breakglass::protocol::{AccessRequest, Grant, Op};
+use support::{BIN, Gateway, ask};
+use tmux::Tmux;
+
+/// Runs the console as `user` against `gw` in a fresh tmux session.
+fn console(gw: &Gateway, user: &str, extra: &str, dir: &Path) -> Tmux {
+    let token_file = dir.join(format!("{user}.token"));
+    std::fs::write(&token_file, gw.token(user)).unwrap();
+    let cmd = format!(
+        "env BREAKGLASS_CONFIG_DIR={cfg} BREAKGLASS_LOG_FILE={log} {BIN} --gateway {url} --token-file {tok} {extra}",
+        cfg = dir.join("cfg").display(),
+        log = dir.join(format!("{user}-console.log")).display(),
+        url = gw.url,
+        tok = token_file.display(),
+    );
+    Tmux::start(&cmd, 120, 32)
+}
+
+#[tokio::test]
+async fn alice_files_a_request_and_watches_bob_approve_it_and_the_countdown_fall() {
+    let gw = Gateway::dev();
+    let dir = tempfile::tempdir().unwrap();
+    let screen_of_alice = console(&gw, "alice", "", dir.path());
+    screen_of_alice.wait_text("connected");
+    // The new-request form: move to payments, keep the offered duration,
+    // write a reason, submit.
+    screen_of_alice.keys(&["n"]);
+    screen_of_alice.wait_text("Reason");
+    screen_of_alice.keys(&["Right"]);
+    screen_of_alice.wait_text("payments");
+    screen_of_alice.keys(&["Tab", "Tab", "Tab"]);
+    screen_of_alice.type_text("INC-7 card declines");
+    screen_of_alice.keys(&["C-s"]);
+    screen_of_alice.wait_for("the request pending with 0/1 approvals", |s| {
+        s.contains("pending") && s.contains("0/1")
+    });
+
+    let bob = gw.connect("bob").await;
+    let mut reply = bob
+        .call(Op::RequestList {
+            state: None,
+            mine: false,
+        })
+        .await
+        .unwrap();
+    let requests: Vec<AccessRequest> = reply.take("requests").unwrap();
+    let filed = requests
+        .iter()
+        .find(|r| r.requester == "alice" && r.service == "payments")
+        .expect("alice's request reached the gateway");
+    assert_eq!(filed.reason, "INC-7 card declines");
+    bob.call(Op::RequestApprove {
+        request_id: filed.id.clone(),
+        comment: None,
+        totp: None,
+    })
+    .await
+    .unwrap();
+
+    let first = screen_of_alice.wait_for("a running countdown", |s| s.contains("29m"));
+    assert!(first.contains("payments"), "{first}");
+    // The countdown falls without a key being pressed.
+    let countdown = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("payments") && l.contains("29m"))
+            .map(str::to_string)
+    };
+    let before = countdown(&first).unwrap();
+    let after = screen_of_alice.wait_for("the countdown to move", |s| {
+        countdown(s).is_some_and(|l| l != before)
+    });
+    assert!(countdown(&after).is_some(), "{after}");
+}
+
+#[tokio::test]
+async fn bob_sees_the_queue_badge_and_approves_with_two_keys() {
+    let gw = Gateway::dev();
+    let dir = tempfile::tempdir().unwrap();
+    let screen_of_bob = console(&gw, "bob", "", dir.path());
+    screen_of_bob.wait_text("connected");
+    let alice = gw.connect("alice").await;
+    let mut reply = alice.call(ask("payments", 900)).await.unwrap();
+    let request: AccessRequest = reply.take("request").unwrap();
+    screen_of_bob.wait_text("Queue (1)");
+    screen_of_bob.wait_text("INC-42 elevated 5xx");
+    screen_of_bob.keys(&["a"]);
+    screen_of_bob.wait_text("approve");
+    screen_of_bob.keys(&["a"]);
+    screen_of_bob.wait_for("the queue to empty", |s| !s.contains("Queue (1)"));
+    let mut reply = alice
+        .call(Op::GrantList { active_only: true })
+        .await
+        .unwrap();
+    let grants: Vec<Grant> = reply.take("grants").unwrap();
+    assert!(
+        grants.iter().any(|g| g.request_id == request.id),
+        "bob's two keys did not grant alice's request"
+    );
+}
+
+#[tokio::test]
+async fn a_grant_revoked_by_the_lead_disappears_from_alices_console() {
+    let gw = Gateway::dev();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = gw.connect("alice").await;
+    let mut reply = alice.call(ask("search", 900)).await.unwrap();
+    let request: AccessRequest = reply.take("request").unwrap();
+    let grant_id = request.grant_id.expect("search is automatic for alice");
+    let screen_of_alice = console(&gw, "alice", "", dir.path());
+    screen_of_alice.wait_for("the search grant", |s| {
+        s.contains("search") && s.contains("14m")
+    });
+    let carol = gw.connect("carol").await;
+    carol
+        .call(Op::GrantRevoke {
+            grant_id,
+            reason: "incident over".into(),
+        })
+        .await
+        .unwrap();
+    let screen = screen_of_alice.wait_text("revoked by carol");
+    assert!(
+        !screen.contains("14m"),
+        "the revoked grant still counts down:\n{screen}"
+    );
+}
+
+#[tokio::test]
+async fn losing_the_gateway_shows_at_once_and_the_console_comes_back_by_itself() {
+    let data = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let start = || {
+        Gateway::spawn_args(&[
+            "gateway",
+            "--dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--json",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ])
+    };
+    let mut gw = start();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = gw.connect("alice").await;
+    alice.call(ask("search", 900)).await.unwrap();
+    let screen_of_alice = console(&gw, "alice", "", dir.path());
+    screen_of_alice.wait_for("the grant", |s| s.contains("search") && s.contains("14m"));
+    gw.kill();
+    screen_of_alice.wait_text("DOWN");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _gw = start();
+    let screen = screen_of_alice.wait_text("connected");
+    assert!(
+        screen.contains("search"),
+        "the grant is gone after reconnecting:\n{screen}"
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_quits_and_gives_the_terminal_back() {
+    let gw = Gateway::dev();
+    let dir = tempfile::tempdir().unwrap();
+    let t = console(&gw, "carol", "; echo console-exited-$?", dir.path());
+    t.wait_text("connected");
+    t.keys(&["C-c"]);
+    let screen = t.wait_text("console-exited-0");
+    assert!(
+        !screen.contains("Sessions"),
+        "the alternate screen was not left:\n{screen}"
+    );
+}
