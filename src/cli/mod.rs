@@ -176,20 +176,20 @@ fn console_options(
             "the console needs a terminal; for scripts use the commands (`breakglass --help`)",
         ));
     }
-    let stored_theme = settings::config_dir()
+    let stored = settings::config_dir()
         .ok()
         .and_then(|d| settings::load_stored(&d).ok())
-        .and_then(|c| c.theme);
+        .unwrap_or_default();
     Ok(ConsoleOptions {
         url,
         token,
         theme: args
             .theme
             .clone()
-            .or(stored_theme)
+            .or(stored.theme)
             .unwrap_or_else(|| "dark".into()),
         read_only: args.read_only,
-        bell: !args.no_bell,
+        bell: !args.no_bell && stored.bell.unwrap_or(true),
     })
 }
 

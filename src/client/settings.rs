@@ -19,6 +19,9 @@ pub struct StoredConfig {
     /// Console theme name (used by the console).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theme: Option<String>,
+    /// Ring the terminal bell when a request arrives in the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bell: Option<bool>,
 }
 
 /// Why no gateway or token could be found.

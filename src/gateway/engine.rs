@@ -166,7 +166,7 @@ pub fn new_id(prefix: &str) -> String {
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub policy: Arc<Policy>,
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
     deadlines: mpsc::UnboundedSender<Deadline>,
     limiter: Mutex<RateLimiter<String>>,
@@ -181,10 +181,11 @@ impl Engine {
     ) -> Engine {
         let s = policy.settings();
         let limiter = RateLimiter::new(s.ops_burst, s.ops_per_sec);
+        let hub = Arc::new(Hub::new(policy.clone()));
         Engine {
             store,
             policy,
-            hub: Hub::new(),
+            hub,
             metrics,
             deadlines,
             limiter: Mutex::new(limiter),

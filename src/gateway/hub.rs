@@ -1,16 +1,23 @@
 //! Live events from the engine to every connection that may see them.
 //!
-//! One broadcast channel for the whole gateway; each connection filters by
-//! [`may_see`] with its user. A connection too slow to keep up is told to
+//! Each connection subscribes under its user with a bounded queue; an event
+//! is encoded once and handed only to the connections of the users
+//! [`may_see`] admits, so an event wakes its audience and nobody else. A
+//! connection too slow to keep up loses its subscription and is told to
 //! resync rather than silently missing events.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 
 use crate::policy::Policy;
 use crate::protocol::{Event, ts};
+
+/// Events a connection may have queued before it must resync.
+pub const QUEUE_PER_CONNECTION: usize = 8192;
 
 /// An event as published: encoded once, whatever the number of connections
 /// it goes to; each connection only splices in its own `seq`.
@@ -42,33 +49,82 @@ impl Published {
     }
 }
 
-/// How many events a slow connection may fall behind before it must resync.
-const HUB_CAPACITY: usize = 8192;
-
-#[derive(Clone)]
-pub struct Hub {
-    tx: broadcast::Sender<Arc<Published>>,
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Arc<Published>>,
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        Hub::new()
+/// The gateway's event fan-out.
+pub struct Hub {
+    policy: Arc<Policy>,
+    subscribers: Mutex<HashMap<String, Vec<Subscriber>>>,
+    next_id: AtomicU64,
+}
+
+/// Ends a subscription when the connection goes.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    user: String,
+    id: u64,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut subs = self.hub.subscribers.lock().expect("hub lock");
+        if let Some(list) = subs.get_mut(&self.user) {
+            list.retain(|s| s.id != self.id);
+            if list.is_empty() {
+                subs.remove(&self.user);
+            }
+        }
     }
 }
 
 impl Hub {
-    pub fn new() -> Hub {
-        let (tx, _) = broadcast::channel(HUB_CAPACITY);
-        Hub { tx }
+    pub fn new(policy: Arc<Policy>) -> Hub {
+        Hub {
+            policy,
+            subscribers: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        }
     }
 
+    /// Hands `event` to the connections of every user who may see it. A
+    /// connection whose queue is full is dropped from the hub: its receiver
+    /// then ends, and the connection closes asking the client to resync.
     pub fn publish(&self, event: Event) {
-        // No receivers is fine: nobody is connected.
-        let _ = self.tx.send(Arc::new(Published::new(event)));
+        let mut subs = self.subscribers.lock().expect("hub lock");
+        if subs.is_empty() {
+            return;
+        }
+        let published = Arc::new(Published::new(event));
+        subs.retain(|user, list| {
+            if may_see(&self.policy, user, &published.event) {
+                list.retain(|s| s.tx.try_send(published.clone()).is_ok());
+            }
+            !list.is_empty()
+        });
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
-        self.tx.subscribe()
+    /// Subscribes one connection of `user`.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        user: &str,
+    ) -> (Subscription, mpsc::Receiver<Arc<Published>>) {
+        let (tx, rx) = mpsc::channel(QUEUE_PER_CONNECTION);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.subscribers
+            .lock()
+            .expect("hub lock")
+            .entry(user.to_string())
+            .or_default()
+            .push(Subscriber { id, tx });
+        let sub = Subscription {
+            hub: self.clone(),
+            user: user.to_string(),
+            id,
+        };
+        (sub, rx)
     }
 }
 
@@ -89,6 +145,32 @@ pub fn may_see(policy: &Policy, user: &str, event: &Event) -> bool {
 mod tests {
     use super::*;
     use crate::protocol::{CloseReason, encode_event};
+
+    #[tokio::test]
+    async fn an_event_reaches_its_audience_only_and_a_stalled_connection_is_dropped() {
+        let hub = Arc::new(Hub::new(Arc::new(crate::policy::tests::demo_policy())));
+        let (_a, mut alice) = hub.subscribe("alice");
+        let (_e, mut erin) = hub.subscribe("erin");
+        let (_c, mut carol) = hub.subscribe("carol");
+        let request = crate::lifecycle::tests::pending_request("alice", "payments", 1);
+        hub.publish(Event::RequestUpdated { request });
+        assert!(alice.try_recv().is_ok());
+        assert!(carol.try_recv().is_ok());
+        assert!(erin.try_recv().is_err(), "erin may not see alice's request");
+        for _ in 0..QUEUE_PER_CONNECTION + 1 {
+            hub.publish(Event::Alert {
+                kind: "k".into(),
+                message: "m".into(),
+                subject: "s".into(),
+            });
+        }
+        // carol never read: her queue overflowed and the hub let her go.
+        let mut n = 0;
+        while carol.recv().await.is_some() {
+            n += 1;
+        }
+        assert_eq!(n, QUEUE_PER_CONNECTION);
+    }
 
     #[test]
     fn a_shared_frame_is_byte_for_byte_the_per_connection_encoding() {

@@ -1,10 +1,10 @@
 //! HTTP and WebSocket edges: `/v1/ws`, `/healthz`, `/metrics`.
 //!
 //! Each connection is a reader loop (frames in, ops to the engine, one at a
-//! time so a client's ops take effect in the order it sent them), a writer
-//! task that owns the socket's sending half and numbers events, and a
-//! forwarder that passes on the hub's events this user may see. The handlers
-//! stay thin: deciding happens in the engine and the lifecycle.
+//! time so a client's ops take effect in the order it sent them) and a
+//! writer task that owns the socket's sending half, takes replies and the
+//! hub's events for this user, and numbers the events. The handlers stay
+//! thin: deciding happens in the engine and the lifecycle.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,12 +17,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite;
 
 use super::auth::{self, AuthError};
 use super::engine::Engine;
-use super::hub::{Published, may_see};
+use super::hub::Published;
 use crate::protocol::{
     BAD_FRAMES_PER_MINUTE, CLOSE_POLICY, CLOSE_TOO_BIG, ClientFrame, ErrorBody, ErrorCode, Event,
     MAX_FRAME_BYTES, PROTOCOL_VERSION, Reply, UserInfo, encode_event, ts,
@@ -107,19 +107,14 @@ async fn connection(engine: Arc<Engine>, user: UserInfo, socket: WebSocket) {
     engine.metrics.connection_opened();
     let (sink, mut stream) = socket.split();
     let (out, out_rx) = mpsc::channel::<Outgoing>(OUTBOX);
-    let writer = tokio::spawn(write_frames(sink, out_rx, engine.clone()));
+    let (subscription, events) = engine.hub.subscribe(&user.name);
+    let writer = tokio::spawn(write_frames(sink, out_rx, events, engine.clone()));
     let hello = Event::Hello {
         protocol: PROTOCOL_VERSION,
         server_time: ts::now(),
         user: user.clone(),
     };
     let _ = out.send(Outgoing::Own(Box::new(hello))).await;
-    let forwarder = tokio::spawn(forward_events(
-        engine.clone(),
-        user.name.clone(),
-        engine.hub.subscribe(),
-        out.clone(),
-    ));
     let mut bad_frames: VecDeque<Instant> = VecDeque::new();
     while let Some(msg) = stream.next().await {
         let text = match msg {
@@ -160,7 +155,7 @@ async fn connection(engine: Arc<Engine>, user: UserInfo, socket: WebSocket) {
             }
         }
     }
-    forwarder.abort();
+    drop(subscription);
     drop(out);
     let _ = writer.await;
     engine.metrics.connection_closed();
@@ -204,13 +199,29 @@ fn is_too_big(e: &axum::Error) -> bool {
     false
 }
 
+/// Owns the sending half: replies from the reader, events from the hub.
+/// Numbering events here keeps `seq` gap-free in the order sent.
 async fn write_frames(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<Outgoing>,
+    mut events: mpsc::Receiver<Arc<Published>>,
     engine: Arc<Engine>,
 ) {
     let mut seq = 0u64;
-    while let Some(out) = rx.recv().await {
+    loop {
+        let out = tokio::select! {
+            // Replies first: a client waiting on one should not wait behind
+            // a burst of other people's events.
+            biased;
+            out = rx.recv() => match out {
+                Some(out) => out,
+                None => break,
+            },
+            published = events.recv() => match published {
+                Some(p) => Outgoing::Shared(p),
+                None => Outgoing::Close(CLOSE_TRY_AGAIN, "fell behind on events; reconnect to resync"),
+            },
+        };
         let msg = match out {
             Outgoing::Reply(text) => Message::Text(text.into()),
             Outgoing::Own(event) => {
@@ -238,34 +249,4 @@ async fn write_frames(
         }
     }
     let _ = sink.close().await;
-}
-
-async fn forward_events(
-    engine: Arc<Engine>,
-    user: String,
-    mut rx: broadcast::Receiver<Arc<Published>>,
-    out: mpsc::Sender<Outgoing>,
-) {
-    loop {
-        match rx.recv().await {
-            Ok(published) => {
-                if may_see(&engine.policy, &user, &published.event)
-                    && out.send(Outgoing::Shared(published)).await.is_err()
-                {
-                    return;
-                }
-            }
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(user, missed = n, "connection fell behind on events");
-                let _ = out
-                    .send(Outgoing::Close(
-                        CLOSE_TRY_AGAIN,
-                        "fell behind on events; reconnect to resync",
-                    ))
-                    .await;
-                return;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
-    }
 }
