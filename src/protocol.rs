@@ -327,6 +327,28 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// The gateway's signature over its audit chain head at one moment: with
+/// it, losing the newest entries (truncation) shows, not only edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub hash: String,
+    #[serde(with = "ts")]
+    pub at: DateTime<Utc>,
+    /// ed25519 signature (hex) over [`Checkpoint::message`].
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The exact bytes that are signed.
+    pub fn message(seq: u64, hash: &str, at: DateTime<Utc>) -> String {
+        format!(
+            "breakglass-checkpoint-v1\n{seq}\n{hash}\n{}",
+            ts::format(&at)
+        )
+    }
+}
+
 /// An active grant with what its holder did last (`sessions.list`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
@@ -502,6 +524,12 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
+    #[serde(rename = "audit.range")]
+    AuditRange { from_seq: u64, limit: u32 },
+    #[serde(rename = "audit.checkpoint")]
+    AuditCheckpoint {},
+    #[serde(rename = "audit.checkpoints")]
+    AuditCheckpoints {},
     #[serde(rename = "sessions.list")]
     SessionsList {},
     #[serde(rename = "review.complete")]
@@ -509,7 +537,7 @@ pub enum Op {
 }
 
 /// Every op name, for error messages and documentation.
-pub const OP_NAMES: [&str; 16] = [
+pub const OP_NAMES: [&str; 19] = [
     "catalog.list",
     "request.create",
     "request.cancel",
@@ -524,6 +552,9 @@ pub const OP_NAMES: [&str; 16] = [
     "metrics.query",
     "audit.record",
     "audit.query",
+    "audit.range",
+    "audit.checkpoint",
+    "audit.checkpoints",
     "sessions.list",
     "review.complete",
 ];
@@ -545,8 +576,28 @@ impl Op {
             Op::MetricsQuery { .. } => "metrics.query",
             Op::AuditRecord { .. } => "audit.record",
             Op::AuditQuery { .. } => "audit.query",
+            Op::AuditRange { .. } => "audit.range",
+            Op::AuditCheckpoint {} => "audit.checkpoint",
+            Op::AuditCheckpoints {} => "audit.checkpoints",
             Op::SessionsList {} => "sessions.list",
             Op::ReviewComplete { .. } => "review.complete",
+        }
+    }
+
+    /// What the op acts on (a service, request or grant id), for audit entries.
+    pub fn target(&self) -> String {
+        match self {
+            Op::RequestCreate { service, .. }
+            | Op::LogsSubscribe { service, .. }
+            | Op::MetricsQuery { service, .. } => service.clone(),
+            Op::RequestCancel { request_id }
+            | Op::RequestApprove { request_id, .. }
+            | Op::RequestDeny { request_id, .. }
+            | Op::ReviewComplete { request_id, .. } => request_id.clone(),
+            Op::GrantRevoke { grant_id, .. } | Op::GrantExtend { grant_id, .. } => grant_id.clone(),
+            Op::LogsUnsubscribe { sub_id } => sub_id.clone(),
+            Op::AuditRecord { entry } => entry.id.clone(),
+            _ => String::new(),
         }
     }
 
@@ -679,6 +730,8 @@ pub enum ReplyBody {
     Series { series: Vec<Series> },
     Recorded { seq: u64, head: String },
     Entries { entries: Vec<AuditEntry> },
+    Checkpoint { checkpoint: Checkpoint },
+    Checkpoints { checkpoints: Vec<Checkpoint> },
     Sessions { sessions: Vec<Session> },
     Empty {},
 }
@@ -728,6 +781,9 @@ pub enum Event {
         #[serde(with = "ts")]
         server_time: DateTime<Utc>,
         user: UserInfo,
+        /// The gateway's ed25519 public key (hex) that signs its checkpoints.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audit_key: Option<String>,
     },
     #[serde(rename = "request.updated")]
     RequestUpdated { request: AccessRequest },

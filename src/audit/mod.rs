@@ -2,3 +2,6 @@
 //! logic shared by the gateway's chain and the console's local journal.
 
 pub mod chain;
+pub mod checkpoint;
+pub mod journal;
+pub mod report;

@@ -104,6 +104,9 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Check and export audit trails
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Ask for more time on a grant
     Extend {
         grant: String,
@@ -182,4 +185,38 @@ pub enum TokenCommand {
     },
     /// Revoke a token by its id (the part after `bgt_`, before the second `_`)
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check a chain: a local journal (file or directory), an export, your
+    /// journals (no PATH), or the gateway's chain with its signed
+    /// checkpoints (--remote); exit 0 only when intact
+    Verify {
+        path: Option<PathBuf>,
+        /// Verify the gateway's chain (needs a lead's token)
+        #[arg(long, conflicts_with = "path")]
+        remote: bool,
+    },
+    /// Export the gateway's trail for a post-mortem (leads)
+    Export {
+        /// Only what concerns this ticket (requests filed with it, their grants, what was done with them)
+        #[arg(long)]
+        ticket: Option<String>,
+        /// From this time: RFC 3339, or a duration ago like 2h
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this time: RFC 3339, or a duration ago
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Csv,
+    Md,
 }

@@ -4,14 +4,18 @@
 //! 5 gateway unreachable. Errors go to stderr and say what to do.
 
 pub mod args;
+mod audit_cmd;
 mod gateway_cmd;
 mod output;
+mod session;
 
 use std::io::IsTerminal;
 
 use serde_json::json;
 
 use self::args::{Cli, ClientArgs, Command, ConsoleArgs, RequestArgs};
+use self::session::Session;
+use crate::client::recorder::{self, Recorder};
 use crate::client::settings::{self, SettingsError, Target};
 use crate::client::{ClientError, Connection};
 use crate::console::runtime::ConsoleOptions;
@@ -87,12 +91,12 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Login { url } => login(&client, url).await,
         Command::Request(args) => request(&client, args).await,
         Command::Requests { pending, mine } => {
-            let conn = connect(&client).await?;
+            let s = Session::open(&client).await?;
             let state = pending.then_some(RequestState::Pending);
-            let mut reply = conn.call(Op::RequestList { state, mine }).await?;
+            let mut reply = s.read(Op::RequestList { state, mine }).await?;
             let requests: Vec<AccessRequest> = reply.take("requests").map_err(protocol)?;
             print(&client, &json!({ "requests": requests }), || {
-                output::requests_table(&requests, conn.server_now())
+                output::requests_table(&requests, s.conn.server_now())
             });
             Ok(())
         }
@@ -116,18 +120,19 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Cancel { id } => decide(&client, Op::RequestCancel { request_id: id }).await,
         Command::Grants { all } => {
-            let conn = connect(&client).await?;
-            let mut reply = conn.call(Op::GrantList { active_only: !all }).await?;
+            let s = Session::open(&client).await?;
+            let mut reply = s.read(Op::GrantList { active_only: !all }).await?;
             let grants: Vec<Grant> = reply.take("grants").map_err(protocol)?;
             print(&client, &json!({ "grants": grants }), || {
-                output::grants_table(&grants, conn.server_now())
+                output::grants_table(&grants, s.conn.server_now())
             });
             Ok(())
         }
+        Command::Audit(cmd) => audit_cmd::run(&client, cmd).await,
         Command::Revoke { grant, reason } => {
-            let conn = connect(&client).await?;
-            let mut reply = conn
-                .call(Op::GrantRevoke {
+            let mut s = Session::open(&client).await?;
+            let mut reply = s
+                .act(Op::GrantRevoke {
                     grant_id: grant,
                     reason,
                 })
@@ -233,12 +238,6 @@ fn parse_secs(text: &str) -> Result<u64, CliError> {
         .map_err(|e| CliError::usage(format!("--for {text}: {e}")))
 }
 
-async fn connect(client: &ClientArgs) -> Result<Connection, CliError> {
-    let Target { url, token } =
-        settings::resolve(client.gateway.as_deref(), client.token_file.as_deref())?;
-    Ok(Connection::connect(&url, &token).await?)
-}
-
 /// Prints `value` as JSON with `--json`, else the text `human` makes.
 fn print(client: &ClientArgs, value: &serde_json::Value, human: impl FnOnce() -> String) {
     if client.json {
@@ -250,8 +249,8 @@ fn print(client: &ClientArgs, value: &serde_json::Value, human: impl FnOnce() ->
 
 /// Ops whose reply is one request (approve, deny, cancel, extend).
 async fn decide(client: &ClientArgs, op: Op) -> CliResult {
-    let conn = connect(client).await?;
-    let mut reply = conn.call(op).await?;
+    let mut s = Session::open(client).await?;
+    let mut reply = s.act(op).await?;
     let request: AccessRequest = reply.take("request").map_err(protocol)?;
     print(client, &json!({ "request": request }), || {
         output::request_line(&request)
@@ -290,6 +289,15 @@ async fn login(client: &ClientArgs, url: Option<String>) -> CliResult {
     let dir = settings::config_dir()?;
     settings::store_login(&dir, &url, &token)?;
     let user = conn.user.clone();
+    // Signing in is a user action: journaled, then delivered.
+    let jdir = recorder::journal_dir(&recorder::data_dir(), &user.name, &url);
+    let mut rec = Recorder::open(&jdir, &user.name, &recorder::origin("cli"))
+        .map_err(|e| CliError::new(EXIT_FAILURE, e.to_string()))?;
+    rec.record("session.login", &url, json!({}))
+        .map_err(|e| CliError::new(EXIT_FAILURE, e.to_string()))?;
+    if let Err(e) = rec.deliver(&conn).await {
+        eprintln!("warning: local audit entries not yet delivered (kept for next time): {e}");
+    }
     conn.close().await;
     print(client, &json!({ "gateway": url, "user": user }), || {
         format!(
@@ -316,9 +324,9 @@ async fn request(client: &ClientArgs, args: RequestArgs) -> CliResult {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let duration_s = parse_secs(&args.duration)?;
-    let mut conn = connect(client).await?;
-    let mut reply = conn
-        .call(Op::RequestCreate {
+    let mut s = Session::open(client).await?;
+    let mut reply = s
+        .act(Op::RequestCreate {
             service: args.service,
             capabilities,
             duration_s,
@@ -337,11 +345,11 @@ async fn request(client: &ClientArgs, args: RequestArgs) -> CliResult {
                 request.approvals_required
             );
         }
-        request = wait_for_decision(&mut conn, request).await?;
+        request = wait_for_decision(&s.conn, request).await?;
     }
     let grant = match &request.grant_id {
         Some(gid) => {
-            let mut reply = conn.call(Op::GrantList { active_only: false }).await?;
+            let mut reply = s.read(Op::GrantList { active_only: false }).await?;
             let grants: Vec<Grant> = reply.take("grants").map_err(protocol)?;
             grants.into_iter().find(|g| &g.id == gid)
         }
@@ -355,7 +363,7 @@ async fn request(client: &ClientArgs, args: RequestArgs) -> CliResult {
             if let Some(g) = &grant {
                 text.push_str(&output::grants_table(
                     std::slice::from_ref(g),
-                    conn.server_now(),
+                    s.conn.server_now(),
                 ));
             }
             text
@@ -385,7 +393,7 @@ async fn request(client: &ClientArgs, args: RequestArgs) -> CliResult {
 
 /// Blocks until `request` leaves `pending`, on the gateway's pushed events.
 async fn wait_for_decision(
-    conn: &mut Connection,
+    conn: &Connection,
     mut request: AccessRequest,
 ) -> Result<AccessRequest, CliError> {
     while request.state == RequestState::Pending {

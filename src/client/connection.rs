@@ -71,6 +71,8 @@ pub struct Connection {
     /// Server time minus local time at `hello`: add it to local time to get
     /// the gateway's clock, which every countdown uses.
     pub clock_offset: chrono::Duration,
+    /// The gateway's checkpoint-signing public key (hex), from `hello`.
+    pub audit_key: Option<String>,
 }
 
 impl Connection {
@@ -112,15 +114,18 @@ impl Connection {
         let first = tokio::time::timeout(TIMEOUT, stream.next())
             .await
             .map_err(|_| ClientError::Timeout(TIMEOUT))?;
-        let (user, server_time) = match first {
+        let (user, server_time, audit_key) = match first {
             Some(Ok(Message::Text(t))) => match ServerFrame::decode(t.as_str()) {
                 Ok(ServerFrame::Event(EventFrame {
                     event:
                         Event::Hello {
-                            user, server_time, ..
+                            user,
+                            server_time,
+                            audit_key,
+                            ..
                         },
                     ..
-                })) => (user, server_time),
+                })) => (user, server_time, audit_key),
                 _ => {
                     return Err(ClientError::Protocol(
                         "the first frame was not `hello`".into(),
@@ -139,6 +144,7 @@ impl Connection {
             events: tokio::sync::Mutex::new(events),
             user,
             clock_offset,
+            audit_key,
         })
     }
 

@@ -5,3 +5,4 @@ pub mod connection;
 pub mod settings;
 
 pub use connection::{ClientError, Connection};
+pub mod recorder;

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::hub::Hub;
 use super::metrics::Metrics;
 use super::store::{
-    AuditQuery, Commit, OpRecord, RequestQuery, Store, StoreError, Versioned, Write,
+    AuditQuery, Commit, OpRecord, RequestQuery, Store, StoreError, StoredReply, Versioned, Write,
 };
 use crate::audit::chain::{self, Draft};
 use crate::lifecycle::{self, LifecycleError, NewIds, NewRequest};
@@ -27,6 +27,7 @@ use crate::protocol::{
     ReplyBody, RequestState, Session, UserInfo, ts,
 };
 use crate::ratelimit::RateLimiter;
+use ed25519_dalek::SigningKey;
 
 /// The origin the gateway writes into its own chain entries.
 pub const ORIGIN: &str = "gateway";
@@ -170,6 +171,8 @@ pub struct Engine {
     pub metrics: Arc<Metrics>,
     deadlines: mpsc::UnboundedSender<Deadline>,
     limiter: Mutex<RateLimiter<String>>,
+    /// Signs checkpoints of the chain head.
+    signer: SigningKey,
 }
 
 impl Engine {
@@ -178,6 +181,7 @@ impl Engine {
         policy: Arc<Policy>,
         metrics: Arc<Metrics>,
         deadlines: mpsc::UnboundedSender<Deadline>,
+        signer: SigningKey,
     ) -> Engine {
         let s = policy.settings();
         let limiter = RateLimiter::new(s.ops_burst, s.ops_per_sec);
@@ -189,6 +193,7 @@ impl Engine {
             metrics,
             deadlines,
             limiter: Mutex::new(limiter),
+            signer,
         }
     }
 
@@ -230,7 +235,13 @@ impl Engine {
             let planned = self.plan(user, &op, now).await;
             let (commit, reply, events, code) = match planned {
                 Ok(plan) => {
-                    let reply = Reply::ok(op_id.to_string(), plan.reply).encode();
+                    let reply = match plan.reply {
+                        // Its reply names the chain entry the commit seals.
+                        ReplyBody::Recorded { .. } => StoredReply::ChainHead {
+                            re: op_id.to_string(),
+                        },
+                        body => StoredReply::Text(Reply::ok(op_id.to_string(), body).encode()),
+                    };
                     let commit = Commit {
                         requests: plan.requests,
                         grants: plan.grants,
@@ -244,12 +255,13 @@ impl Engine {
                     let audit = vec![draft(
                         &user.name,
                         &format!("{}.refused", op.name()),
-                        &op_target(&op),
+                        &op.target(),
                         json!({"code": body.code, "message": body.message}),
                         now,
                     )];
                     let code = body.code;
-                    let reply = Reply::err(Some(op_id.to_string()), body).encode();
+                    let reply =
+                        StoredReply::Text(Reply::err(Some(op_id.to_string()), body).encode());
                     let commit = Commit {
                         audit,
                         ..Commit::default()
@@ -267,8 +279,9 @@ impl Engine {
             };
             match self.store.commit(commit).await {
                 Ok(entries) => {
+                    let text = reply.text(&entries);
                     self.after_commit(events, entries);
-                    return (reply, code.map_or("ok", ErrorCode::as_str));
+                    return (text, code.map_or("ok", ErrorCode::as_str));
                 }
                 Err(StoreError::Conflict) => continue,
                 Err(StoreError::DuplicateOp) => {
@@ -521,7 +534,10 @@ impl Engine {
                     "client": {"seq": entry.seq, "id": entry.id, "at": ts::format(&entry.at), "hash": entry.hash},
                     "detail": entry.detail,
                 });
-                let mut plan = Plan::new(ReplyBody::Empty {});
+                let mut plan = Plan::new(ReplyBody::Recorded {
+                    seq: 0,
+                    head: String::new(),
+                });
                 plan.audit.push(Draft::new(
                     me,
                     &entry.origin,
@@ -671,6 +687,23 @@ impl Engine {
                     .await?;
                 Ok(ReplyBody::Entries { entries })
             }
+            Op::AuditRange { from_seq, limit } => {
+                self.only_leads(me, "read the whole audit chain")?;
+                let entries = self
+                    .store
+                    .audit_range(from_seq.max(1), limit.clamp(1, 10_000))
+                    .await?;
+                Ok(ReplyBody::Entries { entries })
+            }
+            Op::AuditCheckpoint {} => Ok(ReplyBody::Checkpoint {
+                checkpoint: self.checkpoint().await?,
+            }),
+            Op::AuditCheckpoints {} => {
+                self.only_leads(me, "list checkpoints")?;
+                Ok(ReplyBody::Checkpoints {
+                    checkpoints: self.store.checkpoints().await?,
+                })
+            }
             Op::LogsSubscribe { service, .. } => {
                 self.covering_grant(me, &service, Capability::LogsRead)
                     .await?;
@@ -696,6 +729,35 @@ impl Engine {
                 format!("{} is not a read", other.name()),
             )),
         }
+    }
+
+    fn only_leads(&self, user: &str, what: &str) -> Result<(), OpError> {
+        if self.policy.is_lead(user) {
+            Ok(())
+        } else {
+            Err(OpError::new(
+                ErrorCode::Forbidden,
+                format!("only leads {what}"),
+            ))
+        }
+    }
+
+    /// The gateway's public key (hex) for checkpoint signatures.
+    pub fn audit_key(&self) -> String {
+        crate::audit::checkpoint::public_key_hex(&self.signer)
+    }
+
+    /// Signs and stores the current chain head (a fresh checkpoint even if
+    /// the head did not move, so its time says "still intact at").
+    pub async fn checkpoint(&self) -> Result<crate::protocol::Checkpoint, OpError> {
+        let (seq, hash) = self
+            .store
+            .audit_head()
+            .await?
+            .unwrap_or((0, crate::audit::chain::GENESIS_HASH.to_string()));
+        let c = crate::audit::checkpoint::sign(&self.signer, seq, &hash, ts::now());
+        self.store.insert_checkpoint(c.clone()).await?;
+        Ok(c)
     }
 
     /// Rule 1: no grant, no data.
@@ -847,20 +909,4 @@ impl Engine {
 fn failed(op_id: &str, e: OpError) -> (String, &'static str) {
     let code = e.0.code.as_str();
     (Reply::err(Some(op_id.to_string()), e.0).encode(), code)
-}
-
-/// What a refused op was aimed at, for its audit entry.
-fn op_target(op: &Op) -> String {
-    match op {
-        Op::RequestCreate { service, .. }
-        | Op::LogsSubscribe { service, .. }
-        | Op::MetricsQuery { service, .. } => service.clone(),
-        Op::RequestCancel { request_id }
-        | Op::RequestApprove { request_id, .. }
-        | Op::RequestDeny { request_id, .. }
-        | Op::ReviewComplete { request_id, .. } => request_id.clone(),
-        Op::GrantRevoke { grant_id, .. } | Op::GrantExtend { grant_id, .. } => grant_id.clone(),
-        Op::AuditRecord { entry } => entry.id.clone(),
-        _ => String::new(),
-    }
 }

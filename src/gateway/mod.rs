@@ -43,6 +43,11 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("{0}")]
     UnknownIdentity(String),
+    #[error("audit key {path}: {source}")]
+    Key {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -81,6 +86,58 @@ impl Running {
     }
 }
 
+/// How often the chain head is signed when it moved.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Signs the chain head periodically, whenever it moved since the last one.
+async fn sign_checkpoints(engine: Arc<Engine>) {
+    let mut last: Option<u64> = None;
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    loop {
+        tick.tick().await;
+        let head = engine.store.audit_head().await.ok().flatten().map(|h| h.0);
+        if head.is_some() && head != last {
+            match engine.checkpoint().await {
+                Ok(c) => last = Some(c.seq),
+                Err(e) => tracing::error!(error = %e.0, "could not sign a checkpoint"),
+            }
+        }
+    }
+}
+
+/// The gateway's checkpoint key: made on first start, kept in the data dir
+/// readable by the gateway's user only.
+fn load_or_create_key(dir: &std::path::Path) -> Result<ed25519_dalek::SigningKey, StartError> {
+    let path = dir.join("audit-key");
+    let io = |source| StartError::Key {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let bytes: [u8; 32] = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| StartError::Key {
+                    path: path.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "not 32 hex-encoded bytes",
+                    ),
+                })?;
+            Ok(crate::audit::checkpoint::signing_key(&bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = [0u8; 32];
+            rand::Rng::fill_bytes(&mut rand::rng(), &mut secret);
+            crate::client::settings::write_private(&path, &hex::encode(secret)).map_err(io)?;
+            Ok(crate::audit::checkpoint::signing_key(&secret))
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
 /// Opens the SQLite store of a config.
 pub async fn open_store(cfg: &GatewayConfig) -> Result<Arc<dyn Store>, StartError> {
     let dir = &cfg.server.data_dir;
@@ -98,12 +155,14 @@ pub async fn start(cfg: GatewayConfig, store: Arc<dyn Store>) -> Result<Running,
     if !listen.ip().is_loopback() && !cfg.server.insecure {
         return Err(StartError::InsecureListen(listen));
     }
+    let signer = load_or_create_key(&cfg.server.data_dir)?;
     let (deadline_tx, deadline_rx) = mpsc::unbounded_channel();
     let engine = Arc::new(Engine::new(
         store,
         Arc::new(cfg.policy),
         Arc::new(Metrics::default()),
         deadline_tx,
+        signer,
     ));
     // Whatever ran out while the gateway was down is expired before anyone
     // can connect and use it.
@@ -119,6 +178,7 @@ pub async fn start(cfg: GatewayConfig, store: Arc<dyn Store>) -> Result<Running,
         }
     }
     tokio::spawn(scheduler::run(engine.clone(), deadline_rx));
+    tokio::spawn(sign_checkpoints(engine.clone()));
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Listen {

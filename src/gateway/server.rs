@@ -38,6 +38,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/v1/ws", get(upgrade))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/v1/audit/key", get(audit_key))
         .with_state(engine)
 }
 
@@ -46,6 +47,15 @@ async fn healthz(State(engine): State<Arc<Engine>>) -> Response {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}\n")).into_response(),
     }
+}
+
+async fn audit_key(State(engine): State<Arc<Engine>>) -> Response {
+    let body = serde_json::json!({"algorithm": "ed25519", "key": engine.audit_key()});
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
@@ -113,6 +123,7 @@ async fn connection(engine: Arc<Engine>, user: UserInfo, socket: WebSocket) {
         protocol: PROTOCOL_VERSION,
         server_time: ts::now(),
         user: user.clone(),
+        audit_key: Some(engine.audit_key()),
     };
     let _ = out.send(Outgoing::Own(Box::new(hello))).await;
     let mut bad_frames: VecDeque<Instant> = VecDeque::new();

@@ -175,7 +175,7 @@ async fn losing_the_gateway_shows_at_once_and_the_console_comes_back_by_itself()
 async fn ctrl_c_quits_and_gives_the_terminal_back() {
     let gw = Gateway::dev();
     let dir = tempfile::tempdir().unwrap();
-    let t = console(&gw, "carol", "; echo console-exited-$?", dir.path());
+    let t = console(&gw, "carol", "; echo console-exited-$?; sleep 60", dir.path());
     t.wait_text("connected");
     t.keys(&["C-c"]);
     let screen = t.wait_text("console-exited-0");

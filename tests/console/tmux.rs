@@ -42,7 +42,7 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         // Keep the pane after the program exits, to read its last words.
-        tmux(&["set-option", "-t", &name, "remain-on-exit", "on"]);
+        tmux(&["set-option", "-w", "-t", &name, "remain-on-exit", "on"]);
         Tmux { name }
     }
 

@@ -2,6 +2,7 @@
 //! spoken to over real WebSockets. One test binary for all of them (each
 //! test binary links the whole crate).
 
+mod audit;
 mod faults;
 mod lifecycle;
 mod support;

@@ -126,6 +126,7 @@ impl Gateway {
             .env("BREAKGLASS_GATEWAY", &self.url)
             .env("BREAKGLASS_TOKEN", self.token(user))
             .env("BREAKGLASS_CONFIG_DIR", self.data_dir.join("cli-config"))
+            .env("BREAKGLASS_DATA_DIR", self.data_dir.join("cli-data"))
             .output()
             .unwrap();
         (

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
 use crate::audit::chain::Draft;
-use crate::protocol::{AccessRequest, AuditEntry, Grant, RequestState};
+use crate::protocol::{
+    AccessRequest, AuditEntry, Checkpoint, Grant, Reply, ReplyBody, RequestState,
+};
 
 /// A stored object with the version its next update must name.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +36,33 @@ pub enum Write<T> {
 pub struct OpRecord {
     pub user: String,
     pub op_id: String,
-    pub reply: String,
+    pub reply: StoredReply,
+}
+
+/// A reply as it is stored with its op.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredReply {
+    /// Known before the commit.
+    Text(String),
+    /// `audit.record`'s reply names the chain entry the commit creates: the
+    /// store writes it once it has sealed that entry.
+    ChainHead { re: String },
+}
+
+impl StoredReply {
+    /// The reply text, given the entries this commit sealed.
+    pub fn text(&self, sealed: &[AuditEntry]) -> String {
+        match self {
+            StoredReply::Text(t) => t.clone(),
+            StoredReply::ChainHead { re } => {
+                let (seq, head) = sealed
+                    .last()
+                    .map(|e| (e.seq, e.hash.clone()))
+                    .unwrap_or_default();
+                Reply::ok(re.clone(), ReplyBody::Recorded { seq, head }).encode()
+            }
+        }
+    }
 }
 
 /// Everything one op changes, applied atomically.
@@ -112,6 +140,10 @@ pub trait Store: Send + Sync + 'static {
     fn audit_range(&self, from: u64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<AuditEntry>>>;
     /// The newest entry's seq and hash.
     fn audit_head(&self) -> BoxFuture<'_, StoreResult<Option<(u64, String)>>>;
+
+    fn insert_checkpoint(&self, c: Checkpoint) -> BoxFuture<'_, StoreResult<()>>;
+    /// Checkpoints, oldest first.
+    fn checkpoints(&self) -> BoxFuture<'_, StoreResult<Vec<Checkpoint>>>;
 
     fn insert_token(&self, token: TokenRecord) -> BoxFuture<'_, StoreResult<()>>;
     fn token(&self, id: &str) -> BoxFuture<'_, StoreResult<Option<TokenRecord>>>;

@@ -20,11 +20,10 @@ use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AuditQuery, Commit, OpRecord, RequestQuery, Store, StoreError, StoreResult, TokenRecord,
-    Versioned, Write,
+    AuditQuery, Commit, RequestQuery, Store, StoreError, StoreResult, TokenRecord, Versioned, Write,
 };
 use crate::audit::chain::{self, GENESIS_HASH};
-use crate::protocol::{AccessRequest, AuditEntry, Grant, ts};
+use crate::protocol::{AccessRequest, AuditEntry, Checkpoint, Grant, ts};
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -170,9 +169,6 @@ async fn apply_one(
     commit: Commit,
     head: &(u64, String),
 ) -> StoreResult<Vec<AuditEntry>> {
-    if let Some(op) = &commit.op {
-        insert_op(tx, op).await?;
-    }
     for w in &commit.requests {
         write_request(tx, w).await?;
     }
@@ -188,17 +184,25 @@ async fn apply_one(
         prev = entry.hash.clone();
         sealed.push(entry);
     }
+    if let Some(op) = &commit.op {
+        insert_op(tx, &op.user, &op.op_id, &op.reply.text(&sealed)).await?;
+    }
     Ok(sealed)
 }
 
-async fn insert_op(tx: &mut Transaction<'static, Sqlite>, op: &OpRecord) -> StoreResult<()> {
+async fn insert_op(
+    tx: &mut Transaction<'static, Sqlite>,
+    user: &str,
+    op_id: &str,
+    reply: &str,
+) -> StoreResult<()> {
     let res = sqlx::query(
         "INSERT INTO op_replies (user_name, op_id, reply, at) VALUES (?, ?, ?, ?)
          ON CONFLICT DO NOTHING",
     )
-    .bind(&op.user)
-    .bind(&op.op_id)
-    .bind(&op.reply)
+    .bind(user)
+    .bind(op_id)
+    .bind(reply)
     .bind(ts::format(&Utc::now()))
     .execute(&mut **tx)
     .await
@@ -466,6 +470,43 @@ impl Store for SqliteStore {
                 .await
                 .map_err(unavailable)?;
             Ok(row.map(|r| (r.get::<i64, _>(0) as u64, r.get(1))))
+        })
+    }
+
+    fn insert_checkpoint(&self, c: Checkpoint) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO checkpoints (seq, hash, at, signature) VALUES (?, ?, ?, ?)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(c.seq as i64)
+            .bind(c.hash)
+            .bind(ts::format(&c.at))
+            .bind(c.signature)
+            .execute(&self.writer)
+            .await
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    fn checkpoints(&self) -> BoxFuture<'_, StoreResult<Vec<Checkpoint>>> {
+        Box::pin(async move {
+            let rows =
+                sqlx::query("SELECT seq, hash, at, signature FROM checkpoints ORDER BY seq, at")
+                    .fetch_all(&self.reader)
+                    .await
+                    .map_err(unavailable)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Checkpoint {
+                        seq: r.get::<i64, _>(0) as u64,
+                        hash: r.get(1),
+                        at: parse_time(r.get(2))?,
+                        signature: r.get(3),
+                    })
+                })
+                .collect()
         })
     }
 

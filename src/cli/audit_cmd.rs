@@ -1,0 +1,260 @@
+//! `breakglass audit verify` and `audit export`: read a trail (a local
+//! journal, an export, or the gateway's chain), check it, print the verdict
+//! and the first bad entry; exit 0 only when intact.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::args::{AuditCommand, ClientArgs, ExportFormat};
+use super::session::Session;
+use super::{CliError, CliResult, EXIT_FAILURE, EXIT_USAGE, print};
+use crate::audit::journal::{self, JournalError};
+use crate::audit::report::{self, KnownHead, Verification};
+use crate::client::recorder;
+use crate::duration::parse_duration;
+use crate::protocol::{AuditEntry, Checkpoint, Op};
+
+/// Entries fetched per `audit.range` call.
+const PAGE: u32 = 5000;
+
+pub async fn run(client: &ClientArgs, cmd: AuditCommand) -> CliResult {
+    match cmd {
+        AuditCommand::Verify {
+            path: None,
+            remote: true,
+        } => verify_remote(client).await,
+        AuditCommand::Verify { path: Some(p), .. } => {
+            let v = verify_path(&p)?;
+            report_verdict(client, &p.display().to_string(), &v)
+        }
+        AuditCommand::Verify {
+            path: None,
+            remote: false,
+        } => verify_local(client),
+        AuditCommand::Export {
+            ticket,
+            since,
+            until,
+            format,
+        } => export(client, ticket, since, until, format).await,
+    }
+}
+
+fn journal_err(e: JournalError) -> CliError {
+    CliError::new(EXIT_FAILURE, e.to_string())
+}
+
+/// A journal directory, a journal file, or an export (`{"entries": […]}`).
+fn read_path(path: &Path) -> Result<(Vec<AuditEntry>, bool), CliError> {
+    if path.is_dir() {
+        let mut all = Vec::new();
+        for f in journal::journal_files(path).map_err(journal_err)? {
+            all.extend(journal::read_file(&f).map_err(journal_err)?.0);
+        }
+        return Ok((all, false));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::new(EXIT_USAGE, format!("cannot read {}: {e}", path.display())))?;
+    if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(entries) = doc.get("entries")
+    {
+        let entries: Vec<AuditEntry> = serde_json::from_value(entries.clone())
+            .map_err(|e| CliError::new(EXIT_FAILURE, format!("{}: {e}", path.display())))?;
+        return Ok((entries, true));
+    }
+    let (entries, _) = journal::read_file(path).map_err(journal_err)?;
+    // A rotated file or an export starts where it starts.
+    Ok((entries, true))
+}
+
+fn verify_path(path: &Path) -> Result<Verification, CliError> {
+    let (entries, from_middle) = read_path(path)?;
+    Ok(report::verify_trail(&entries, from_middle, &[], None, &[]))
+}
+
+fn report_verdict(client: &ClientArgs, what: &str, v: &Verification) -> CliResult {
+    print(
+        client,
+        &json!({"trail": what, "intact": v.intact(), "entries": v.entries, "summary": v.summary()}),
+        || format!("{what}: {}\n", v.summary()),
+    );
+    if v.intact() {
+        Ok(())
+    } else {
+        Err(CliError::new(EXIT_FAILURE, format!("{what} is not intact")))
+    }
+}
+
+/// Every journal of this machine's user.
+fn local_journals() -> Vec<PathBuf> {
+    let base = recorder::data_dir().join("journal");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&base)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+fn verify_local(client: &ClientArgs) -> CliResult {
+    let dirs = local_journals();
+    if dirs.is_empty() {
+        return Err(CliError::new(
+            EXIT_USAGE,
+            format!(
+                "no local journals under {}; give a PATH, or --remote",
+                recorder::data_dir().join("journal").display()
+            ),
+        ));
+    }
+    let mut broken = Vec::new();
+    for dir in dirs {
+        let v = verify_path(&dir)?;
+        if report_verdict(client, &dir.display().to_string(), &v).is_err() {
+            broken.push(dir.display().to_string());
+        }
+    }
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            EXIT_FAILURE,
+            format!("not intact: {}", broken.join(", ")),
+        ))
+    }
+}
+
+/// The gateway's whole chain, oldest first.
+async fn fetch_chain(s: &Session) -> Result<Vec<AuditEntry>, CliError> {
+    let mut all: Vec<AuditEntry> = Vec::new();
+    loop {
+        let from_seq = all.last().map_or(1, |e| e.seq + 1);
+        let mut reply = s
+            .read(Op::AuditRange {
+                from_seq,
+                limit: PAGE,
+            })
+            .await?;
+        let page: Vec<AuditEntry> = reply.take("entries").map_err(super::protocol)?;
+        let done = (page.len() as u32) < PAGE;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
+/// The heads this machine's journals were told for this gateway.
+fn known_heads(url: &str) -> Vec<KnownHead> {
+    let host = recorder::journal_dir(Path::new(""), "x", url);
+    let suffix = host
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split_once('@'))
+        .map(|(_, h)| format!("@{h}"))
+        .unwrap_or_default();
+    local_journals()
+        .into_iter()
+        .filter(|d| d.to_string_lossy().ends_with(&suffix))
+        .filter_map(|dir| {
+            let j = journal::Journal::open(&dir, "", "").ok()?;
+            let c = j.cursor().ok()?;
+            (c.gateway_seq > 0).then(|| {
+                (
+                    format!("local journal {}", dir.display()),
+                    c.gateway_seq,
+                    c.gateway_head,
+                )
+            })
+        })
+        .collect()
+}
+
+async fn remote_verdict(s: &Session) -> Result<(Vec<AuditEntry>, Verification), CliError> {
+    let key = s.conn.audit_key.clone().ok_or_else(|| {
+        CliError::new(
+            EXIT_FAILURE,
+            "the gateway announced no audit key; it cannot be checked",
+        )
+    })?;
+    // A fresh checkpoint first, so that what is fetched next is covered.
+    s.read(Op::AuditCheckpoint {}).await?;
+    let entries = fetch_chain(s).await?;
+    let mut reply = s.read(Op::AuditCheckpoints {}).await?;
+    let checkpoints: Vec<Checkpoint> = reply.take("checkpoints").map_err(super::protocol)?;
+    let v = report::verify_trail(
+        &entries,
+        false,
+        &checkpoints,
+        Some(&key),
+        &known_heads(&s.url),
+    );
+    Ok((entries, v))
+}
+
+async fn verify_remote(client: &ClientArgs) -> CliResult {
+    let s = Session::open(client).await?;
+    let (_, v) = remote_verdict(&s).await?;
+    let url = s.url.clone();
+    report_verdict(client, &format!("gateway {url}"), &v)
+}
+
+fn parse_when(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CliError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    parse_duration(text)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| now - d)
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "`{text}` is neither an RFC 3339 time (2026-11-24T03:00:00Z) nor a duration ago (2h)"
+            ))
+        })
+}
+
+async fn export(
+    client: &ClientArgs,
+    ticket: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    format: ExportFormat,
+) -> CliResult {
+    let mut s = Session::open(client).await?;
+    let now = s.conn.server_now();
+    let since = since.map(|t| parse_when(&t, now)).transpose()?;
+    let until = until.map(|t| parse_when(&t, now)).transpose()?;
+    let (entries, v) = remote_verdict(&s).await?;
+    let picked = report::select(&entries, ticket.as_deref(), since, until);
+    // Exporting the trail is itself an action on it.
+    s.note(
+        "audit.export",
+        ticket.as_deref().unwrap_or("all"),
+        json!({"entries": picked.len(), "format": format!("{format:?}").to_lowercase()}),
+    )
+    .await?;
+    let title = match &ticket {
+        Some(t) => format!("Access audit: {t}"),
+        None => "Access audit".to_string(),
+    };
+    let out = match format {
+        ExportFormat::Json => report::to_json(&v, &picked),
+        ExportFormat::Csv => report::to_csv(&picked),
+        ExportFormat::Md => report::to_markdown(&title, &v, &picked),
+    };
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    if v.intact() {
+        Ok(())
+    } else {
+        eprintln!("warning: {}", v.summary());
+        Err(CliError::new(
+            EXIT_FAILURE,
+            "the exported trail is not intact",
+        ))
+    }
+}
