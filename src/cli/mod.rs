@@ -195,6 +195,7 @@ fn console_options(
             .unwrap_or_else(|| "dark".into()),
         read_only: args.read_only,
         bell: !args.no_bell && stored.bell.unwrap_or(true),
+        journal_base: recorder::data_dir(),
     })
 }
 
@@ -222,7 +223,9 @@ async fn demo(
         .await
         .map_err(|e| CliError::new(EXIT_USAGE, e.to_string()))?;
     let token = demo.tokens[identity].clone();
-    let opts = console_options(args, demo.url(), token)?;
+    let mut opts = console_options(args, demo.url(), token)?;
+    // The demo's journals live and die with its data dir.
+    opts.journal_base = demo.data_dir.clone();
     let outcome = crate::console::runtime::run(opts).await;
     demo.stop().await;
     outcome.map_err(|e| CliError::new(EXIT_FAILURE, e.to_string()))

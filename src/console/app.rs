@@ -233,6 +233,19 @@ pub enum NetMsg {
         result: Result<serde_json::Map<String, serde_json::Value>, ErrorBody>,
     },
     Rtt(u64),
+    /// The local journal's state after an append or a delivery.
+    Journal(JournalStatus),
+}
+
+/// What the Audit pane says about this console's own journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalStatus {
+    /// Entries in the journal (its head seq).
+    pub entries: u64,
+    /// Entries not yet acknowledged by the gateway.
+    pub queued: u64,
+    /// Set when the journal cannot be written: actions are refused.
+    pub error: Option<String>,
 }
 
 /// Everything `update` reacts to.
@@ -309,6 +322,8 @@ pub struct App {
     /// Mouse capture on (off lets the terminal select text).
     pub mouse: bool,
     pub quit: bool,
+    /// This console's local audit journal, once open.
+    pub journal: Option<JournalStatus>,
     /// Bumped by every change that needs a redraw.
     pub generation: u64,
 }
@@ -341,6 +356,7 @@ impl App {
             size: (80, 24),
             mouse: true,
             quit: false,
+            journal: None,
             generation: 0,
         }
     }

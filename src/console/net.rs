@@ -11,15 +11,96 @@ use chrono::Utc;
 use rand::RngExt;
 use tokio::sync::mpsc;
 
-use super::app::{Msg, NetMsg, Snapshot};
+use std::path::PathBuf;
+
+use super::app::{JournalStatus, Msg, NetMsg, Snapshot};
+use crate::client::recorder::{self, Recorder};
 use crate::client::{ClientError, Connection};
 use crate::protocol::{ClientFrame, Op, ReceivedReply};
 
 /// What the UI asks the network task to do.
 #[derive(Debug, Clone)]
 pub enum Command {
-    Send { op_id: String, op: Op },
+    /// Journal the op, then send it.
+    Send {
+        op_id: String,
+        op: Op,
+    },
+    /// Journal a user action that is not an op (a copy, a local search).
+    Record {
+        action: String,
+        target: String,
+        detail: serde_json::Value,
+    },
     Refresh,
+    /// The user leaves: journal it and deliver what can be delivered.
+    Quit,
+}
+
+/// The console's journal: opened at the first `hello` (which names the
+/// user), then every action goes through it before anything is sent.
+struct Journaling {
+    base: PathBuf,
+    url: String,
+    recorder: Option<Recorder>,
+}
+
+impl Journaling {
+    fn status(&self, error: Option<String>) -> Option<NetMsg> {
+        let r = self.recorder.as_ref()?;
+        let entries = r.journal().head().0;
+        let queued = r
+            .journal()
+            .undelivered()
+            .map(|u| u.len() as u64)
+            .unwrap_or(0);
+        Some(NetMsg::Journal(JournalStatus {
+            entries,
+            queued,
+            error,
+        }))
+    }
+
+    fn open(&mut self, user: &str) -> Result<(), String> {
+        if self.recorder.is_none() {
+            let dir = recorder::journal_dir(&self.base, user, &self.url);
+            let r = Recorder::open(&dir, user, &recorder::origin("console"))
+                .map_err(|e| e.to_string())?;
+            self.recorder = Some(r);
+        }
+        Ok(())
+    }
+
+    /// Journals one action; the error text says why nothing may happen.
+    fn record(
+        &mut self,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), String> {
+        match self.recorder.as_mut() {
+            Some(r) => r
+                .record(action, target, detail)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            None => Err("not signed in yet: nothing was done".into()),
+        }
+    }
+
+    fn record_op(&mut self, frame: &ClientFrame) -> Result<(), String> {
+        match self.recorder.as_mut() {
+            Some(r) => r.record_op(frame).map(|_| ()).map_err(|e| e.to_string()),
+            None => Err("not signed in yet: nothing was sent".into()),
+        }
+    }
+
+    async fn deliver(&self, conn: &Connection) {
+        if let Some(r) = &self.recorder
+            && let Err(e) = r.deliver(conn).await
+        {
+            tracing::warn!(error = %e, "journal delivery postponed");
+        }
+    }
 }
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
@@ -40,9 +121,15 @@ pub fn backoff(attempt: u32, jitter: f64) -> Duration {
 pub async fn run(
     url: String,
     token: String,
+    journal_base: PathBuf,
     ui: mpsc::UnboundedSender<Msg>,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
+    let mut journaling = Journaling {
+        base: journal_base,
+        url: url.clone(),
+        recorder: None,
+    };
     let mut attempt = 0u32;
     loop {
         if ui.send(Msg::Net(NetMsg::Connecting { attempt })).is_err() {
@@ -51,7 +138,7 @@ pub async fn run(
         let reason = match Connection::connect(&url, &token).await {
             Ok(conn) => {
                 attempt = 0;
-                match serve(Arc::new(conn), &ui, &mut commands).await {
+                match serve(Arc::new(conn), &ui, &mut commands, &mut journaling).await {
                     Served::UiGone => return,
                     Served::Lost(reason) => reason,
                 }
@@ -76,7 +163,17 @@ pub async fn run(
             tokio::select! {
                 _ = &mut sleep => break,
                 cmd = commands.recv() => match cmd {
-                    None => return,
+                    None | Some(Command::Quit) => {
+                        let _ = journaling.record("session.logout", &url, serde_json::json!({"offline": true}));
+                        return;
+                    }
+                    Some(Command::Record { action, target, detail }) => {
+                        // Offline actions wait in the journal for the gateway.
+                        let error = journaling.record(&action, &target, detail).err();
+                        if let Some(m) = journaling.status(error) {
+                            let _ = ui.send(Msg::Net(m));
+                        }
+                    }
                     Some(Command::Send { op_id, .. }) => {
                         let _ = ui.send(Msg::Net(NetMsg::Reply {
                             op_id,
@@ -103,6 +200,7 @@ async fn serve(
     conn: Arc<Connection>,
     ui: &mpsc::UnboundedSender<Msg>,
     commands: &mut mpsc::UnboundedReceiver<Command>,
+    journaling: &mut Journaling,
 ) -> Served {
     let connected = NetMsg::Connected {
         user: conn.user.clone(),
@@ -110,6 +208,19 @@ async fn serve(
     };
     if ui.send(Msg::Net(connected)).is_err() {
         return Served::UiGone;
+    }
+    let first_sign_in = journaling.recorder.is_none();
+    let opened = journaling.open(&conn.user.name);
+    if first_sign_in && opened.is_ok() {
+        let _ = journaling.record(
+            "session.login",
+            &journaling.url.clone(),
+            serde_json::json!({}),
+        );
+    }
+    journaling.deliver(&conn).await;
+    if let Some(m) = journaling.status(opened.err()) {
+        let _ = ui.send(Msg::Net(m));
     }
     match snapshot(&conn).await {
         Ok(s) => {
@@ -132,10 +243,39 @@ async fn serve(
             },
             cmd = commands.recv() => match cmd {
                 None => return Served::UiGone,
+                Some(Command::Quit) => {
+                    let _ = journaling.record("session.logout", &conn.user.name.clone(), serde_json::json!({}));
+                    journaling.deliver(&conn).await;
+                    return Served::UiGone;
+                }
+                Some(Command::Record { action, target, detail }) => {
+                    let error = journaling.record(&action, &target, detail).err();
+                    journaling.deliver(&conn).await;
+                    if let Some(m) = journaling.status(error) {
+                        let _ = ui.send(Msg::Net(m));
+                    }
+                }
                 Some(Command::Send { op_id, op }) => {
-                    let (conn, ui) = (conn.clone(), ui.clone());
+                    let frame = ClientFrame { id: op_id.clone(), op };
+                    // Fail closed: an action the journal cannot hold is not sent.
+                    if let Err(e) = journaling.record_op(&frame) {
+                        let status = journaling.status(Some(e.clone()));
+                        let _ = ui.send(Msg::Net(NetMsg::Reply {
+                            op_id,
+                            result: Err(crate::protocol::ErrorBody::new(
+                                crate::protocol::ErrorCode::AuditUnavailable,
+                                format!("not sent: {e}"),
+                            )),
+                        }));
+                        if let Some(m) = status {
+                            let _ = ui.send(Msg::Net(m));
+                        }
+                        continue;
+                    }
+                    let op = frame.op;
+                    let (call_conn, reply_to) = (conn.clone(), ui.clone());
                     tokio::spawn(async move {
-                        let result = conn
+                        let result = call_conn
                             .call_frame(ClientFrame { id: op_id.clone(), op })
                             .await
                             .map(|r: ReceivedReply| r.fields)
@@ -146,8 +286,12 @@ async fn serve(
                                     other.to_string(),
                                 ),
                             });
-                        let _ = ui.send(Msg::Net(NetMsg::Reply { op_id, result }));
+                        let _ = reply_to.send(Msg::Net(NetMsg::Reply { op_id, result }));
                     });
+                    journaling.deliver(&conn).await;
+                    if let Some(m) = journaling.status(None) {
+                        let _ = ui.send(Msg::Net(m));
+                    }
                 }
                 Some(Command::Refresh) => match snapshot(&conn).await {
                     Ok(s) => {

@@ -37,6 +37,8 @@ pub struct ConsoleOptions {
     pub theme: String,
     pub read_only: bool,
     pub bell: bool,
+    /// Where the console keeps its audit journals.
+    pub journal_base: std::path::PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +106,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     let net_task = tokio::spawn(net::run(
         opts.url.clone(),
         opts.token,
+        opts.journal_base.clone(),
         ui_tx.clone(),
         cmd_rx,
     ));
@@ -175,7 +178,10 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
             app.generation += 1;
         }
     }
-    net_task.abort();
+    // Signing out is journaled too; a dead gateway must not hold the exit.
+    let _ = cmd_tx.send(Command::Quit);
+    drop(cmd_tx);
+    let _ = tokio::time::timeout(Duration::from_secs(2), net_task).await;
     input_task.abort();
     Ok(())
 }

@@ -124,6 +124,13 @@ fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        NetMsg::Journal(status) => {
+            if let Some(e) = &status.error {
+                flash(app, Level::Error, e.clone());
+            }
+            app.journal = Some(status);
+            Vec::new()
+        }
         NetMsg::Rtt(ms) => {
             if let Link::Connected { rtt_ms } = &mut app.link {
                 *rtt_ms = Some(ms);

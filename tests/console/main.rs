@@ -18,8 +18,9 @@ fn console(gw: &Gateway, user: &str, extra: &str, dir: &Path) -> Tmux {
     let token_file = dir.join(format!("{user}.token"));
     std::fs::write(&token_file, gw.token(user)).unwrap();
     let cmd = format!(
-        "env BREAKGLASS_CONFIG_DIR={cfg} BREAKGLASS_LOG_FILE={log} {BIN} --gateway {url} --token-file {tok} {extra}",
+        "env BREAKGLASS_CONFIG_DIR={cfg} BREAKGLASS_DATA_DIR={data} BREAKGLASS_LOG_FILE={log} {BIN} --gateway {url} --token-file {tok} {extra}",
         cfg = dir.join("cfg").display(),
+        data = dir.join("data").display(),
         log = dir.join(format!("{user}-console.log")).display(),
         url = gw.url,
         tok = token_file.display(),
@@ -98,6 +99,24 @@ async fn bob_sees_the_queue_badge_and_approves_with_two_keys() {
     screen_of_bob.wait_text("approve");
     screen_of_bob.keys(&["a"]);
     screen_of_bob.wait_for("the queue to empty", |s| !s.contains("Queue (1)"));
+    // Bob's approval went through his journal first and reached the
+    // gateway's chain from there.
+    let journal_root = dir.path().join("data").join("journal");
+    let bob_dir = std::fs::read_dir(&journal_root)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("bob@"))
+        .expect("bob's console journal");
+    let journaled = breakglass::audit::journal::read_dir_chain(&bob_dir).unwrap();
+    let approval = journaled
+        .iter()
+        .find(|e| e.action == "request.approve" && e.target == request.id)
+        .expect("the approval was journaled");
+    assert!(
+        approval.origin.starts_with("console:"),
+        "{}",
+        approval.origin
+    );
     let mut reply = alice
         .call(Op::GrantList { active_only: true })
         .await
@@ -175,7 +194,12 @@ async fn losing_the_gateway_shows_at_once_and_the_console_comes_back_by_itself()
 async fn ctrl_c_quits_and_gives_the_terminal_back() {
     let gw = Gateway::dev();
     let dir = tempfile::tempdir().unwrap();
-    let t = console(&gw, "carol", "; echo console-exited-$?; sleep 60", dir.path());
+    let t = console(
+        &gw,
+        "carol",
+        "; echo console-exited-$?; sleep 60",
+        dir.path(),
+    );
     t.wait_text("connected");
     t.keys(&["C-c"]);
     let screen = t.wait_text("console-exited-0");

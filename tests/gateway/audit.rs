@@ -293,3 +293,105 @@ async fn the_incident_export_is_a_markdown_timeline_with_the_verdict_on_top() {
     assert_eq!(code, 0);
     assert!(csv.starts_with("seq,at,actor"), "{csv}");
 }
+
+#[tokio::test]
+async fn actions_journaled_while_the_gateway_was_down_arrive_once_and_in_order() {
+    let data = tempfile::tempdir().unwrap();
+    // The same gateway (same address) before and after the outage.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let start = || {
+        Gateway::spawn_args(&[
+            "gateway",
+            "--dev",
+            "--listen",
+            &listen,
+            "--json",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ])
+        .in_dir(data.path())
+    };
+    let mut gw = start();
+    cli(&gw, "alice", &request_args("before the outage"));
+    let dir = journal_dir(&gw, "alice");
+    gw.kill();
+    // While the gateway is down, the person's actions go to the journal only.
+    {
+        let mut r =
+            breakglass::client::recorder::Recorder::open(&dir, "alice", "console:test").unwrap();
+        for i in 0..5 {
+            r.record(
+                "logs.copy",
+                "payments",
+                serde_json::json!({"lines": i, "bytes": 120 * i}),
+            )
+            .unwrap();
+        }
+    }
+    let queued: Vec<AuditEntry> = journal::Journal::open(&dir, "alice", "t")
+        .unwrap()
+        .undelivered()
+        .unwrap();
+    assert_eq!(queued.len(), 5);
+    let gw = start();
+    let (code, _, err) = gw.cli("alice", &["grants"]);
+    assert_eq!(code, 0, "{err}");
+    let chain = gateway_chain(&gw).await;
+    let arrived: Vec<&AuditEntry> = chain.iter().filter(|e| e.action == "logs.copy").collect();
+    assert_eq!(arrived.len(), 5, "each queued entry exactly once");
+    let order: Vec<u64> = arrived
+        .iter()
+        .map(|e| e.detail["detail"]["lines"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        vec![0, 1, 2, 3, 4],
+        "in the order they were journaled"
+    );
+    assert!(
+        journal::Journal::open(&dir, "alice", "t")
+            .unwrap()
+            .undelivered()
+            .unwrap()
+            .is_empty()
+    );
+    // A later command sends nothing twice.
+    gw.cli("alice", &["grants"]);
+    let again = gateway_chain(&gw).await;
+    assert_eq!(again.iter().filter(|e| e.action == "logs.copy").count(), 5);
+}
+
+#[tokio::test]
+async fn a_cli_whose_journal_cannot_be_written_refuses_to_act() {
+    let gw = Gateway::dev();
+    cli(&gw, "alice", &request_args("first"));
+    let dir = journal_dir(&gw, "alice");
+    // The live journal file replaced by a directory: every append fails.
+    let live = dir.join("journal.jsonl");
+    std::fs::remove_file(&live).unwrap();
+    std::fs::create_dir(&live).unwrap();
+    let (code, _, err) = cli(&gw, "alice", &request_args("second"));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("will not act unrecorded") || err.contains("journal"),
+        "{err}"
+    );
+    let alice = gw.connect("alice").await;
+    let mut reply = alice
+        .call(Op::RequestList {
+            state: None,
+            mine: true,
+        })
+        .await
+        .unwrap();
+    let requests: Vec<breakglass::protocol::AccessRequest> = reply.take("requests").unwrap();
+    assert!(
+        !requests.iter().any(|r| r.reason == "second"),
+        "an unjournaled request reached the gateway"
+    );
+}

@@ -56,6 +56,11 @@ impl Gateway {
         Gateway::spawn(&["gateway", "--config", config.to_str().unwrap(), "--json"]).with_dir(dir)
     }
 
+    /// The data dir this gateway (and its CLI runs) use.
+    pub fn in_dir(self, dir: &Path) -> Gateway {
+        self.with_dir(dir)
+    }
+
     fn with_dir(mut self, dir: &Path) -> Gateway {
         self.data_dir = dir.to_path_buf();
         self

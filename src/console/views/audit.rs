@@ -72,6 +72,27 @@ pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         })
         .collect();
     let mut parts = vec![Span::raw("Audit")];
+    match &app.journal {
+        Some(j) if j.error.is_some() => {
+            parts.push(Span::styled(
+                " · your journal: NOT WRITABLE",
+                theme.critical,
+            ));
+        }
+        Some(j) => parts.push(Span::styled(
+            format!(
+                " · your journal: {} entries, {}",
+                j.entries,
+                if j.queued == 0 {
+                    "all at the gateway".to_string()
+                } else {
+                    format!("{} queued", j.queued)
+                }
+            ),
+            theme.muted,
+        )),
+        None => {}
+    }
     if app.audit_filter.is_empty() {
         parts.push(Span::styled(
             format!(" · {} entries, newest first", entries.len()),
