@@ -12,6 +12,7 @@ pub mod demo;
 pub mod duration;
 pub mod gateway;
 pub mod lifecycle;
+pub mod metrics;
 pub mod policy;
 pub mod protocol;
 pub mod ratelimit;

@@ -11,13 +11,11 @@ use super::args::{AuditCommand, ClientArgs, ExportFormat};
 use super::session::Session;
 use super::{CliError, CliResult, EXIT_FAILURE, EXIT_USAGE, print};
 use crate::audit::journal::{self, JournalError};
-use crate::audit::report::{self, KnownHead, Verification};
+use crate::audit::report::{self, Verification};
+use crate::client::audit as client_audit;
 use crate::client::recorder;
 use crate::duration::parse_duration;
-use crate::protocol::{AuditEntry, Checkpoint, Op};
-
-/// Entries fetched per `audit.range` call.
-const PAGE: u32 = 5000;
+use crate::protocol::AuditEntry;
 
 pub async fn run(client: &ClientArgs, cmd: AuditCommand) -> CliResult {
     match cmd {
@@ -125,72 +123,8 @@ fn verify_local(client: &ClientArgs) -> CliResult {
     }
 }
 
-/// The gateway's whole chain, oldest first.
-async fn fetch_chain(s: &Session) -> Result<Vec<AuditEntry>, CliError> {
-    let mut all: Vec<AuditEntry> = Vec::new();
-    loop {
-        let from_seq = all.last().map_or(1, |e| e.seq + 1);
-        let mut reply = s
-            .read(Op::AuditRange {
-                from_seq,
-                limit: PAGE,
-            })
-            .await?;
-        let page: Vec<AuditEntry> = reply.take("entries").map_err(super::protocol)?;
-        let done = (page.len() as u32) < PAGE;
-        all.extend(page);
-        if done {
-            return Ok(all);
-        }
-    }
-}
-
-/// The heads this machine's journals were told for this gateway.
-fn known_heads(url: &str) -> Vec<KnownHead> {
-    let host = recorder::journal_dir(Path::new(""), "x", url);
-    let suffix = host
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.split_once('@'))
-        .map(|(_, h)| format!("@{h}"))
-        .unwrap_or_default();
-    local_journals()
-        .into_iter()
-        .filter(|d| d.to_string_lossy().ends_with(&suffix))
-        .filter_map(|dir| {
-            let j = journal::Journal::open(&dir, "", "").ok()?;
-            let c = j.cursor().ok()?;
-            (c.gateway_seq > 0).then(|| {
-                (
-                    format!("local journal {}", dir.display()),
-                    c.gateway_seq,
-                    c.gateway_head,
-                )
-            })
-        })
-        .collect()
-}
-
 async fn remote_verdict(s: &Session) -> Result<(Vec<AuditEntry>, Verification), CliError> {
-    let key = s.conn.audit_key.clone().ok_or_else(|| {
-        CliError::new(
-            EXIT_FAILURE,
-            "the gateway announced no audit key; it cannot be checked",
-        )
-    })?;
-    // A fresh checkpoint first, so that what is fetched next is covered.
-    s.read(Op::AuditCheckpoint {}).await?;
-    let entries = fetch_chain(s).await?;
-    let mut reply = s.read(Op::AuditCheckpoints {}).await?;
-    let checkpoints: Vec<Checkpoint> = reply.take("checkpoints").map_err(super::protocol)?;
-    let v = report::verify_trail(
-        &entries,
-        false,
-        &checkpoints,
-        Some(&key),
-        &known_heads(&s.url),
-    );
-    Ok((entries, v))
+    Ok(client_audit::remote_verdict(&s.conn, &s.url, &recorder::data_dir()).await?)
 }
 
 async fn verify_remote(client: &ClientArgs) -> CliResult {

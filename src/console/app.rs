@@ -235,6 +235,12 @@ pub enum NetMsg {
     Rtt(u64),
     /// The local journal's state after an append or a delivery.
     Journal(JournalStatus),
+    /// The outcome of checking the gateway's chain (and of an export).
+    Verdict {
+        intact: bool,
+        summary: String,
+        exported: Option<String>,
+    },
 }
 
 /// What the Audit pane says about this console's own journal.
@@ -271,6 +277,12 @@ pub enum Effect {
     Bell,
     /// Re-fetch the snapshot (after a decision or on `R`).
     Refresh,
+    /// Check the gateway's chain with its signed checkpoints.
+    VerifyChain,
+    /// Export the trail entries matching `filter` as Markdown.
+    Export {
+        filter: String,
+    },
     Quit,
 }
 
@@ -324,6 +336,8 @@ pub struct App {
     pub quit: bool,
     /// This console's local audit journal, once open.
     pub journal: Option<JournalStatus>,
+    /// The last check of the gateway's chain: (intact, summary).
+    pub chain: Option<(bool, String)>,
     /// Bumped by every change that needs a redraw.
     pub generation: u64,
 }
@@ -357,6 +371,7 @@ impl App {
             mouse: true,
             quit: false,
             journal: None,
+            chain: None,
             generation: 0,
         }
     }

@@ -32,6 +32,8 @@ pub enum Action {
     Filter,
     Refresh,
     ToggleMouse,
+    VerifyChain,
+    Export,
 }
 
 /// Where a binding applies.
@@ -143,6 +145,24 @@ pub const BINDINGS: &[Binding] = &[
         P(Tab::Audit),
         "/",
         "filter by actor, action, target or detail",
+        true,
+    ),
+    b(
+        K::Char('v'),
+        NONE,
+        A::VerifyChain,
+        P(Tab::Audit),
+        "v",
+        "verify the gateway's chain and its signatures",
+        true,
+    ),
+    b(
+        K::Char('x'),
+        NONE,
+        A::Export,
+        P(Tab::Audit),
+        "x",
+        "export the filtered trail as Markdown (leads)",
         true,
     ),
     b(

@@ -33,6 +33,10 @@ pub enum Command {
         detail: serde_json::Value,
     },
     Refresh,
+    VerifyChain,
+    Export {
+        filter: String,
+    },
     /// The user leaves: journal it and deliver what can be delivered.
     Quit,
 }
@@ -185,6 +189,13 @@ pub async fn run(
                     }
                     // A manual refresh while down means: try now.
                     Some(Command::Refresh) => break,
+                    Some(Command::VerifyChain) | Some(Command::Export { .. }) => {
+                        let _ = ui.send(Msg::Net(NetMsg::Verdict {
+                            intact: false,
+                            summary: "not checked: not connected".into(),
+                            exported: None,
+                        }));
+                    }
                 },
             }
         }
@@ -293,6 +304,14 @@ async fn serve(
                         let _ = ui.send(Msg::Net(m));
                     }
                 }
+                Some(Command::VerifyChain) => {
+                    let msg = verdict(&conn, journaling, None).await;
+                    let _ = ui.send(Msg::Net(msg));
+                }
+                Some(Command::Export { filter }) => {
+                    let msg = verdict(&conn, journaling, Some(filter)).await;
+                    let _ = ui.send(Msg::Net(msg));
+                }
                 Some(Command::Refresh) => match snapshot(&conn).await {
                     Ok(s) => {
                         if ui.send(Msg::Net(NetMsg::Snapshot(Box::new(s)))).is_err() {
@@ -312,6 +331,69 @@ async fn serve(
                 }
             }
         }
+    }
+}
+
+/// Checks the gateway's chain; with a filter, also writes the matching
+/// entries as a Markdown timeline into `<journal base>/exports/` (the
+/// export is journaled: it is an action on the trail).
+async fn verdict(conn: &Connection, journaling: &mut Journaling, export: Option<String>) -> NetMsg {
+    let failed = |summary: String| NetMsg::Verdict {
+        intact: false,
+        summary,
+        exported: None,
+    };
+    let (entries, v) =
+        match crate::client::audit::remote_verdict(conn, &journaling.url, &journaling.base).await {
+            Ok(r) => r,
+            Err(e) => return failed(format!("not checked: {e}")),
+        };
+    let exported = match export {
+        None => None,
+        Some(filter) => {
+            let f = filter.to_lowercase();
+            let picked: Vec<&crate::protocol::AuditEntry> =
+                crate::audit::report::select(&entries, None, None, None)
+                    .into_iter()
+                    .filter(|e| {
+                        f.is_empty()
+                            || e.actor.to_lowercase().contains(&f)
+                            || e.action.to_lowercase().contains(&f)
+                            || e.target.to_lowercase().contains(&f)
+                            || e.detail.to_string().to_lowercase().contains(&f)
+                    })
+                    .collect();
+            if let Err(e) = journaling.record(
+                "audit.export",
+                if filter.is_empty() { "all" } else { &filter },
+                serde_json::json!({"entries": picked.len(), "format": "md"}),
+            ) {
+                return failed(format!("not exported: {e}"));
+            }
+            journaling.deliver(conn).await;
+            let title = if filter.is_empty() {
+                "Access audit".to_string()
+            } else {
+                format!("Access audit: {filter}")
+            };
+            let text = crate::audit::report::to_markdown(&title, &v, &picked);
+            let dir = journaling.base.join("exports");
+            let path = dir.join(format!(
+                "audit-{}.md",
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            ));
+            match std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, text)) {
+                Ok(()) => Some(path.display().to_string()),
+                Err(e) => {
+                    return failed(format!("checked, but the export could not be written: {e}"));
+                }
+            }
+        }
+    };
+    NetMsg::Verdict {
+        intact: v.intact(),
+        summary: v.summary(),
+        exported,
     }
 }
 

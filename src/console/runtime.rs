@@ -198,6 +198,12 @@ fn apply(app: &mut App, msg: Msg, commands: &mpsc::UnboundedSender<Command>) {
             Effect::Refresh => {
                 let _ = commands.send(Command::Refresh);
             }
+            Effect::VerifyChain => {
+                let _ = commands.send(Command::VerifyChain);
+            }
+            Effect::Export { filter } => {
+                let _ = commands.send(Command::Export { filter });
+            }
             Effect::Bell => {
                 let mut out = io::stdout();
                 let _ = out.write_all(b"\x07");

@@ -124,6 +124,20 @@ fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        NetMsg::Verdict {
+            intact,
+            summary,
+            exported,
+        } => {
+            let level = if intact { Level::Info } else { Level::Error };
+            let text = match &exported {
+                Some(path) => format!("exported to {path}; chain {summary}"),
+                None => format!("chain {summary}"),
+            };
+            flash(app, level, text);
+            app.chain = Some((intact, summary));
+            Vec::new()
+        }
         NetMsg::Journal(status) => {
             if let Some(e) = &status.error {
                 flash(app, Level::Error, e.clone());
@@ -410,6 +424,28 @@ fn act(app: &mut App, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Refresh => vec![Effect::Refresh],
+        Action::VerifyChain => {
+            if !app.has_role("lead") {
+                flash(
+                    app,
+                    Level::Info,
+                    "only leads can read the gateway's whole chain; your own journal's state is in the title",
+                );
+                return Vec::new();
+            }
+            flash(app, Level::Info, "verifying the gateway's chain…");
+            vec![Effect::VerifyChain]
+        }
+        Action::Export => {
+            if !app.has_role("lead") {
+                flash(app, Level::Info, "exports are for leads");
+                return Vec::new();
+            }
+            flash(app, Level::Info, "exporting…");
+            vec![Effect::Export {
+                filter: app.audit_filter.clone(),
+            }]
+        }
         Action::ToggleMouse => {
             app.mouse = !app.mouse;
             let state = if app.mouse {

@@ -93,6 +93,13 @@ pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         )),
         None => {}
     }
+    match &app.chain {
+        Some((true, _)) => parts.push(Span::styled(" · chain intact", theme.ok)),
+        Some((false, summary)) => {
+            parts.push(Span::styled(format!(" · chain {summary}"), theme.critical))
+        }
+        None => {}
+    }
     if app.audit_filter.is_empty() {
         parts.push(Span::styled(
             format!(" · {} entries, newest first", entries.len()),
