@@ -16,3 +16,4 @@ pub mod metrics;
 pub mod policy;
 pub mod protocol;
 pub mod ratelimit;
+pub mod sources;
