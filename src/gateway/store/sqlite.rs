@@ -90,6 +90,9 @@ type Job = (Commit, oneshot::Sender<StoreResult<Vec<AuditEntry>>>);
 /// was syncing go into the next one; one fsync then makes the whole batch
 /// durable before any of them is acknowledged.
 async fn write_batches(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
+    // The chain head after the last batch this task committed: this task is
+    // the database's only writer, so it need not be read back every time.
+    let mut head: Option<(u64, String)> = None;
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -99,9 +102,12 @@ async fn write_batches(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let (commits, replies): (Vec<Commit>, Vec<_>) = batch.into_iter().unzip();
-        let outcomes = match apply_batch(&pool, commits).await {
+        let outcomes = match apply_batch(&pool, commits, &mut head).await {
             Ok(outcomes) => outcomes,
-            Err(e) => replies.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => {
+                head = None;
+                replies.iter().map(|_| Err(e.clone())).collect()
+            }
         };
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(outcome);
@@ -116,21 +122,46 @@ async fn write_batches(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
 async fn apply_batch(
     pool: &SqlitePool,
     commits: Vec<Commit>,
+    cached_head: &mut Option<(u64, String)>,
 ) -> StoreResult<Vec<StoreResult<Vec<AuditEntry>>>> {
     let mut outcomes: Vec<Option<StoreResult<Vec<AuditEntry>>>> = vec![None; commits.len()];
+    let mut fast = true;
     'attempt: loop {
         let mut tx = pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(unavailable)?;
-        let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        let mut head = match head {
-            Some(row) => (row.get::<i64, _>(0) as u64, row.get::<String, _>(1)),
-            None => (0, GENESIS_HASH.to_string()),
+        let mut head = match cached_head.take() {
+            Some(h) => h,
+            None => {
+                let row = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                match row {
+                    Some(row) => (row.get::<i64, _>(0) as u64, row.get::<String, _>(1)),
+                    None => (0, GENESIS_HASH.to_string()),
+                }
+            }
         };
+        if fast {
+            // The common case: every write lands. One round trip for the
+            // whole batch; any surprise falls back to the careful path.
+            fast = false;
+            if let Some(sealed) = run_script(&mut tx, &commits, &head).await {
+                tx.commit().await.map_err(unavailable)?;
+                *cached_head = sealed
+                    .iter()
+                    .flatten()
+                    .last()
+                    .map(|e| (e.seq, e.hash.clone()))
+                    .or(Some(head));
+                return Ok(sealed.into_iter().map(Ok).collect());
+            }
+            drop(tx);
+            *cached_head = Some(head);
+            continue 'attempt;
+        }
         let mut landed = Vec::new();
         for (i, commit) in commits.iter().enumerate() {
             if outcomes[i].is_some() {
@@ -148,11 +179,14 @@ async fn apply_batch(
                 Err(e) => {
                     outcomes[i] = Some(Err(e));
                     drop(tx);
+                    // What this attempt sealed was rolled back: read the head again.
+                    *cached_head = None;
                     continue 'attempt;
                 }
             }
         }
         tx.commit().await.map_err(unavailable)?;
+        *cached_head = Some(head);
         for (i, entries) in landed {
             outcomes[i] = Some(Ok(entries));
         }
@@ -161,6 +195,149 @@ async fn apply_batch(
             .map(|o| o.expect("every commit has an outcome"))
             .collect());
     }
+}
+
+/// One SQL value of a batch script.
+enum Val {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+}
+
+/// Every statement of every commit, as one multi-statement query; each
+/// statement affects exactly one row when all goes well, so the total
+/// tells whether it did. `None`: something did not land (a lost
+/// compare-and-set, a repeated op id, an error), and nothing of it counts.
+async fn run_script(
+    tx: &mut Transaction<'static, Sqlite>,
+    commits: &[Commit],
+    head: &(u64, String),
+) -> Option<Vec<Vec<AuditEntry>>> {
+    use sqlx::Arguments as _;
+    let mut sql = String::new();
+    let mut vals: Vec<Val> = Vec::new();
+    let mut statements = 0u64;
+    let mut push = |stmt: &str, v: Vec<Val>| {
+        sql.push_str(stmt);
+        sql.push_str(";\n");
+        vals.extend(v);
+        statements += 1;
+    };
+    let (mut seq, mut prev) = head.clone();
+    let mut sealed_all = Vec::with_capacity(commits.len());
+    for commit in commits {
+        for w in &commit.requests {
+            match w {
+                Write::Insert(r) => push(
+                    "INSERT INTO requests (id, requester, service, state, ticket, created_at, version, body) \
+                     VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
+                    vec![
+                        Val::Text(r.id.clone()),
+                        Val::Text(r.requester.clone()),
+                        Val::Text(r.service.clone()),
+                        Val::Text(r.state.as_str().into()),
+                        Val::OptText(r.ticket.clone()),
+                        Val::Text(ts::format(&r.created_at)),
+                        Val::Text(serde_json::to_string(r).ok()?),
+                    ],
+                ),
+                Write::Update {
+                    value: r,
+                    expected_version,
+                } => push(
+                    "UPDATE requests SET state = ?, body = ?, version = version + 1 WHERE id = ? AND version = ?",
+                    vec![
+                        Val::Text(r.state.as_str().into()),
+                        Val::Text(serde_json::to_string(r).ok()?),
+                        Val::Text(r.id.clone()),
+                        Val::Int(*expected_version),
+                    ],
+                ),
+            }
+        }
+        for w in &commit.grants {
+            match w {
+                Write::Insert(g) => push(
+                    "INSERT INTO grants (id, user_name, service, state, expires_at, version, body) \
+                     VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
+                    vec![
+                        Val::Text(g.id.clone()),
+                        Val::Text(g.user.clone()),
+                        Val::Text(g.service.clone()),
+                        Val::Text(g.state.as_str().into()),
+                        Val::Text(ts::format(&g.expires_at)),
+                        Val::Text(serde_json::to_string(g).ok()?),
+                    ],
+                ),
+                Write::Update {
+                    value: g,
+                    expected_version,
+                } => push(
+                    "UPDATE grants SET state = ?, expires_at = ?, body = ?, version = version + 1 \
+                     WHERE id = ? AND version = ?",
+                    vec![
+                        Val::Text(g.state.as_str().into()),
+                        Val::Text(ts::format(&g.expires_at)),
+                        Val::Text(serde_json::to_string(g).ok()?),
+                        Val::Text(g.id.clone()),
+                        Val::Int(*expected_version),
+                    ],
+                ),
+            }
+        }
+        let mut sealed = Vec::with_capacity(commit.audit.len());
+        for draft in &commit.audit {
+            seq += 1;
+            let e = chain::seal(draft.clone(), seq, &prev);
+            push(
+                "INSERT INTO audit (seq, id, at, actor, origin, action, target, detail, prev_hash, hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    Val::Int(e.seq as i64),
+                    Val::Text(e.id.clone()),
+                    Val::Text(ts::format(&e.at)),
+                    Val::Text(e.actor.clone()),
+                    Val::Text(e.origin.clone()),
+                    Val::Text(e.action.clone()),
+                    Val::Text(e.target.clone()),
+                    Val::Text(e.detail.to_string()),
+                    Val::Text(e.prev_hash.clone()),
+                    Val::Text(e.hash.clone()),
+                ],
+            );
+            prev = e.hash.clone();
+            sealed.push(e);
+        }
+        if let Some(op) = &commit.op {
+            push(
+                "INSERT INTO op_replies (user_name, op_id, reply, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                vec![
+                    Val::Text(op.user.clone()),
+                    Val::Text(op.op_id.clone()),
+                    Val::Text(op.reply.text(&sealed)),
+                    Val::Text(ts::format(&Utc::now())),
+                ],
+            );
+        }
+        sealed_all.push(sealed);
+    }
+    if statements == 0 {
+        return Some(sealed_all);
+    }
+    let mut args = sqlx::sqlite::SqliteArguments::default();
+    for v in vals {
+        let added = match v {
+            Val::Text(t) => args.add(t),
+            Val::OptText(t) => args.add(t),
+            Val::Int(i) => args.add(i),
+        };
+        added.ok()?;
+    }
+    let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+        .execute(&mut **tx)
+        .await
+        .ok()?;
+    (done.rows_affected() == statements).then_some(sealed_all)
 }
 
 /// One commit inside the batch's transaction, chained after `head`.
