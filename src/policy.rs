@@ -165,6 +165,10 @@ pub struct RequestRules {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     file: PolicyFile,
+    /// Derived once: the leads, and each service's approvers (who receives
+    /// which event is asked for every event, so it must be cheap).
+    leads: BTreeSet<String>,
+    approvers: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Policy {
@@ -257,7 +261,24 @@ impl Policy {
                 )));
             }
         }
-        Ok(Policy { file })
+        let member_of = |groups: &[String]| -> BTreeSet<String> {
+            file.users
+                .iter()
+                .filter(|(_, u)| u.groups.iter().any(|g| groups.contains(g)))
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        let leads = member_of(&file.settings.lead_groups);
+        let approvers = file
+            .services
+            .iter()
+            .map(|(name, svc)| (name.clone(), member_of(&svc.approvers)))
+            .collect();
+        Ok(Policy {
+            file,
+            leads,
+            approvers,
+        })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -320,7 +341,20 @@ impl Policy {
     }
 
     pub fn is_lead(&self, user: &str) -> bool {
-        self.in_any(user, &self.file.settings.lead_groups)
+        self.leads.contains(user)
+    }
+
+    pub fn leads(&self) -> &BTreeSet<String> {
+        &self.leads
+    }
+
+    /// The users the policy names as approvers of `service`.
+    pub fn approvers_of(&self, service: &str) -> impl Iterator<Item = &str> {
+        self.approvers
+            .get(service)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
     }
 
     /// Services this user may request, as `catalog.list` shows them.
@@ -407,8 +441,9 @@ impl Policy {
 
     /// Whether `user` is named by the policy as an approver of `service`.
     pub fn is_approver_of(&self, user: &str, service: &str) -> bool {
-        self.service(service)
-            .is_some_and(|s| self.in_any(user, &s.approvers))
+        self.approvers
+            .get(service)
+            .is_some_and(|a| a.contains(user))
     }
 
     /// Whether `user` may approve or deny this request: a named approver of

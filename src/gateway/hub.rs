@@ -6,7 +6,7 @@
 //! connection too slow to keep up loses its subscription and is told to
 //! resync rather than silently missing events.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -98,12 +98,15 @@ impl Hub {
             return;
         }
         let published = Arc::new(Published::new(event));
-        subs.retain(|user, list| {
-            if may_see(&self.policy, user, &published.event) {
-                list.retain(|s| s.tx.try_send(published.clone()).is_ok());
+        for user in audience(&self.policy, &published.event) {
+            let Some(list) = subs.get_mut(user) else {
+                continue;
+            };
+            list.retain(|s| s.tx.try_send(published.clone()).is_ok());
+            if list.is_empty() {
+                subs.remove(user);
             }
-            !list.is_empty()
-        });
+        }
     }
 
     /// Subscribes one connection of `user`.
@@ -128,6 +131,25 @@ impl Hub {
     }
 }
 
+/// Everyone [`may_see`] admits to an event, found from the event rather
+/// than by asking about every connected user.
+pub fn audience<'p>(policy: &'p Policy, event: &'p Event) -> BTreeSet<&'p str> {
+    let mut users: BTreeSet<&str> = policy.leads().iter().map(String::as_str).collect();
+    match event {
+        Event::RequestUpdated { request } => {
+            users.insert(&request.requester);
+            users.extend(policy.approvers_of(&request.service));
+        }
+        Event::GrantUpdated { grant } => {
+            users.insert(&grant.user);
+            users.extend(policy.approvers_of(&grant.service));
+        }
+        Event::AuditAppended { .. } | Event::Alert { .. } => {}
+        Event::Hello { .. } | Event::LogsLines { .. } | Event::LogsClosed { .. } => users.clear(),
+    }
+    users
+}
+
 /// Who sees which pushed event: the request's requester and approvers and
 /// leads for requests; the holder, the service's approvers and leads for
 /// grants; leads only for audit entries and alerts.
@@ -145,6 +167,27 @@ pub fn may_see(policy: &Policy, user: &str, event: &Event) -> bool {
 mod tests {
     use super::*;
     use crate::protocol::{CloseReason, encode_event};
+
+    #[test]
+    fn the_audience_is_exactly_who_may_see_the_event() {
+        let policy = crate::policy::tests::demo_policy();
+        let request = crate::lifecycle::tests::pending_request("alice", "payments", 1);
+        let events = [
+            Event::RequestUpdated { request },
+            Event::Alert {
+                kind: "k".into(),
+                message: "m".into(),
+                subject: "s".into(),
+            },
+        ];
+        for event in &events {
+            let expected: BTreeSet<&str> = policy
+                .user_names()
+                .filter(|u| may_see(&policy, u, event))
+                .collect();
+            assert_eq!(audience(&policy, event), expected, "{}", event.name());
+        }
+    }
 
     #[tokio::test]
     async fn an_event_reaches_its_audience_only_and_a_stalled_connection_is_dropped() {
