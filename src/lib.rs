@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod policy;
 pub mod protocol;
 pub mod ratelimit;
+pub mod redact;
 pub mod sources;
