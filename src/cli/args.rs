@@ -107,6 +107,17 @@ pub enum Command {
     /// Check and export audit trails
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Print a service's logs (redacted by the gateway); needs a logs:read grant
+    Logs(LogsArgs),
+    /// Redact stdin to stdout with exactly the gateway's redactor
+    Redact {
+        /// Gateway config file whose service settings to use
+        #[arg(long, value_name = "FILE", requires = "service")]
+        config: Option<PathBuf>,
+        /// Service whose `[services.NAME.redact]` settings apply
+        #[arg(long, value_name = "NAME", requires = "config")]
+        service: Option<String>,
+    },
     /// Ask for more time on a grant
     Extend {
         grant: String,
@@ -116,6 +127,21 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Service whose logs to read
+    pub service: String,
+    /// Keep printing new lines until the grant ends (or Ctrl-C)
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only lines matching this regex (matched at the gateway, on redacted text; audited)
+    #[arg(long, value_name = "RE")]
+    pub grep: Option<String>,
+    /// Start this far back, e.g. 10m (default 10m; 0 with --follow for new lines only)
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,9 @@
 pub mod args;
 mod audit_cmd;
 mod gateway_cmd;
+mod logs_cmd;
 mod output;
+mod redact_cmd;
 mod session;
 
 use std::io::IsTerminal;
@@ -129,6 +131,10 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Audit(cmd) => audit_cmd::run(&client, cmd).await,
+        Command::Logs(args) => logs_cmd::run(&client, args).await,
+        Command::Redact { config, service } => {
+            redact_cmd::run(config.as_deref(), service.as_deref())
+        }
         Command::Revoke { grant, reason } => {
             let mut s = Session::open(&client).await?;
             let mut reply = s

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::logs::config::LogSourceConfig;
 use crate::policy::{Policy, PolicyConfigError, PolicyFile, ServiceDef, Settings, UserDef};
+use crate::redact::{Redactor, RedactorConfig};
 
 /// The demo policy the binary embeds for `--dev` and `demo`.
 pub const DEV_POLICY: &str = include_str!("../../assets/dev-policy.toml");
@@ -51,8 +53,17 @@ pub struct ConfigFile {
     pub settings: Settings,
     #[serde(default)]
     pub users: BTreeMap<String, UserDef>,
+    /// Each service's policy, plus its `logs` source and `redact` settings.
     #[serde(default)]
-    pub services: BTreeMap<String, ServiceDef>,
+    pub services: BTreeMap<String, toml::Table>,
+}
+
+/// Where a service's data comes from and how it is redacted
+/// (`[services.NAME.logs]`, `[services.NAME.redact]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceSources {
+    pub logs: Option<LogSourceConfig>,
+    pub redact: RedactorConfig,
 }
 
 /// A config file that cannot be used, with where and why.
@@ -65,6 +76,13 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("{path}: services.{service}.{table}: {message}")]
+    Source {
+        path: PathBuf,
+        service: String,
+        table: &'static str,
+        message: String,
+    },
     #[error("{path}: {source}")]
     Policy {
         path: PathBuf,
@@ -77,6 +95,8 @@ pub enum ConfigError {
 pub struct GatewayConfig {
     pub server: ServerSection,
     pub policy: Policy,
+    /// By service name; a service without an entry has no data source.
+    pub sources: BTreeMap<String, ServiceSources>,
 }
 
 impl GatewayConfig {
@@ -94,10 +114,41 @@ impl GatewayConfig {
             path: origin.to_path_buf(),
             message: e.to_string(),
         })?;
+        let mut services = BTreeMap::new();
+        let mut sources = BTreeMap::new();
+        for (name, mut table) in file.services {
+            let source_error = |table: &'static str, message: String| ConfigError::Source {
+                path: origin.to_path_buf(),
+                service: name.clone(),
+                table,
+                message,
+            };
+            let mut found = ServiceSources::default();
+            if let Some(logs) = table.remove("logs") {
+                found.logs =
+                    Some(LogSourceConfig::from_toml(logs).map_err(|m| source_error("logs", m))?);
+            }
+            if let Some(redact) = table.remove("redact") {
+                let config: RedactorConfig = redact
+                    .try_into()
+                    .map_err(|e: toml::de::Error| source_error("redact", e.to_string()))?;
+                Redactor::new(&config).map_err(|e| source_error("redact", e.to_string()))?;
+                found.redact = config;
+            }
+            let def: ServiceDef =
+                toml::Value::Table(table)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| ConfigError::Parse {
+                        path: origin.to_path_buf(),
+                        message: format!("services.{name}: {e}"),
+                    })?;
+            services.insert(name.clone(), def);
+            sources.insert(name, found);
+        }
         let policy = Policy::new(PolicyFile {
             settings: file.settings,
             users: file.users,
-            services: file.services,
+            services,
         })
         .map_err(|source| ConfigError::Policy {
             path: origin.to_path_buf(),
@@ -106,6 +157,7 @@ impl GatewayConfig {
         Ok(GatewayConfig {
             server: file.gateway,
             policy,
+            sources,
         })
     }
 
@@ -113,6 +165,11 @@ impl GatewayConfig {
     pub fn dev(listen: SocketAddr, data_dir: PathBuf) -> GatewayConfig {
         let mut cfg = Self::parse(DEV_POLICY, Path::new("assets/dev-policy.toml"))
             .expect("the embedded demo policy is valid");
+        // The simulated services write their logs under the data dir.
+        for (name, sources) in cfg.sources.iter_mut() {
+            let path = data_dir.join("sim").join(name).join(format!("{name}.log"));
+            sources.logs = Some(LogSourceConfig::file(path));
+        }
         cfg.server.listen = listen;
         cfg.server.data_dir = data_dir;
         cfg
@@ -129,6 +186,69 @@ mod tests {
         let cfg = GatewayConfig::parse(text, Path::new("example")).unwrap();
         assert_eq!(cfg.server.listen.port(), 7443);
         assert!(cfg.policy.service("payments").is_some());
+        let payments = &cfg.sources["payments"];
+        assert!(payments.logs.is_some());
+        assert_eq!(payments.redact.extra[0].name, "customer_id");
+        assert!(matches!(
+            cfg.sources["checkout"].logs.as_ref().map(|l| &l.input),
+            Some(super::super::logs::config::LogInput::Command(_))
+        ));
+    }
+
+    #[test]
+    fn a_service_carries_its_log_source_and_redaction_beside_its_policy() {
+        let text = r#"
+[users.a]
+groups = ["g"]
+[users.b]
+groups = ["h"]
+[services.p]
+capabilities = ["logs:read"]
+max_duration = "1h"
+requesters = ["g"]
+approvers = ["h"]
+[services.p.logs]
+command = ["journalctl", "-f"]
+[services.p.redact]
+disabled = ["email"]
+"#;
+        let cfg = GatewayConfig::parse(text, Path::new("f.toml")).unwrap();
+        let p = &cfg.sources["p"];
+        assert!(p.logs.is_some());
+        assert_eq!(p.redact.disabled, vec!["email".to_string()]);
+        assert!(cfg.policy.service("p").is_some());
+    }
+
+    #[test]
+    fn a_bad_source_or_redaction_names_the_service_and_table() {
+        let base = "[users.a]\ngroups = [\"g\"]\n[users.b]\ngroups = [\"h\"]\n[services.p]\ncapabilities = [\"logs:read\"]\nmax_duration = \"1h\"\nrequesters = [\"g\"]\napprovers = [\"h\"]\n";
+        let err = GatewayConfig::parse(
+            &format!("{base}[services.p.redact]\ndisabled = [\"emial\"]\n"),
+            Path::new("f.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("services.p.redact") && err.contains("emial"),
+            "{err}"
+        );
+        let err = GatewayConfig::parse(
+            &format!("{base}[services.p.logs]\nfile = \"/x\"\ncommand = [\"y\"]\n"),
+            Path::new("f.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("services.p.logs") && err.contains("not both"),
+            "{err}"
+        );
+        let err = GatewayConfig::parse(&format!("{base}descripton = \"x\"\n"), Path::new("f.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("services.p") && err.contains("descripton"),
+            "{err}"
+        );
     }
 
     #[test]

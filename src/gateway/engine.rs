@@ -15,6 +15,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::hub::Hub;
+use super::logs::LogStreams;
 use super::metrics::Metrics;
 use super::store::{
     AuditQuery, Commit, OpRecord, RequestQuery, Store, StoreError, StoredReply, Versioned, Write,
@@ -23,7 +24,8 @@ use crate::audit::chain::{self, Draft};
 use crate::lifecycle::{self, LifecycleError, NewIds, NewRequest};
 use crate::policy::Policy;
 use crate::protocol::{
-    AccessRequest, AuditEntry, Capability, ErrorBody, ErrorCode, Event, Grant, Op, Reply,
+    AccessRequest, AuditEntry, Capability, CloseReason, ErrorBody, ErrorCode, Event, Grant,
+    GrantState, Op, Reply,
     ReplyBody, RequestState, Session, UserInfo, ts,
 };
 use crate::ratelimit::RateLimiter;
@@ -168,6 +170,8 @@ pub struct Engine {
     pub store: Arc<dyn Store>,
     pub policy: Arc<Policy>,
     pub hub: Arc<Hub>,
+    /// Log sources and the streams they feed.
+    pub logs: Arc<LogStreams>,
     pub metrics: Arc<Metrics>,
     deadlines: mpsc::UnboundedSender<Deadline>,
     limiter: Mutex<RateLimiter<String>>,
@@ -179,6 +183,7 @@ impl Engine {
     pub fn new(
         store: Arc<dyn Store>,
         policy: Arc<Policy>,
+        logs: Arc<LogStreams>,
         metrics: Arc<Metrics>,
         deadlines: mpsc::UnboundedSender<Deadline>,
         signer: SigningKey,
@@ -190,6 +195,7 @@ impl Engine {
             store,
             policy,
             hub,
+            logs,
             metrics,
             deadlines,
             limiter: Mutex::new(limiter),
@@ -213,7 +219,7 @@ impl Engine {
         reply
     }
 
-    fn check_rate(&self, user: &str) -> Result<(), OpError> {
+    pub(super) fn check_rate(&self, user: &str) -> Result<(), OpError> {
         let mut limiter = self.limiter.lock().expect("rate limiter lock");
         limiter
             .check(user.to_string(), Instant::now())
@@ -310,14 +316,21 @@ impl Engine {
                         at: request.pending_until,
                         id: request.id.clone(),
                     }),
-                Event::GrantUpdated { grant }
-                    if grant.state == crate::protocol::GrantState::Active =>
-                {
-                    self.schedule(Deadline::GrantExpiry {
-                        at: grant.expires_at,
-                        id: grant.id.clone(),
-                    })
-                }
+                Event::GrantUpdated { grant } => match grant.state {
+                    GrantState::Active => {
+                        self.logs.grant_extended(&grant.id, grant.expires_at);
+                        self.schedule(Deadline::GrantExpiry {
+                            at: grant.expires_at,
+                            id: grant.id.clone(),
+                        })
+                    }
+                    GrantState::Expired => {
+                        self.logs.grant_ended(&grant.id, CloseReason::GrantExpired)
+                    }
+                    GrantState::Revoked => {
+                        self.logs.grant_ended(&grant.id, CloseReason::GrantRevoked)
+                    }
+                },
                 _ => {}
             }
             self.hub.publish(event);
@@ -704,14 +717,6 @@ impl Engine {
                     checkpoints: self.store.checkpoints().await?,
                 })
             }
-            Op::LogsSubscribe { service, .. } => {
-                self.covering_grant(me, &service, Capability::LogsRead)
-                    .await?;
-                Err(OpError::new(
-                    ErrorCode::NotFound,
-                    format!("the gateway has no log source configured for `{service}`"),
-                ))
-            }
             Op::MetricsQuery { service, .. } => {
                 self.covering_grant(me, &service, Capability::MetricsRead)
                     .await?;
@@ -720,10 +725,6 @@ impl Engine {
                     format!("the gateway has no metrics source configured for `{service}`"),
                 ))
             }
-            Op::LogsUnsubscribe { sub_id } => Err(OpError::new(
-                ErrorCode::NotFound,
-                format!("no subscription `{sub_id}` on this connection"),
-            )),
             other => Err(OpError::new(
                 ErrorCode::Internal,
                 format!("{} is not a read", other.name()),
@@ -778,7 +779,9 @@ impl Engine {
             .list_grants(true)
             .await?
             .into_iter()
-            .find(|g| g.user == user && g.covers(service, cap, now))
+            .filter(|g| g.user == user && g.covers(service, cap, now))
+            // Of two covering grants, the one that lasts longer backs a stream.
+            .max_by_key(|g| g.expires_at)
             .ok_or_else(|| {
                 OpError::new(
                     ErrorCode::Forbidden,
@@ -906,7 +909,7 @@ impl Engine {
     }
 }
 
-fn failed(op_id: &str, e: OpError) -> (String, &'static str) {
+pub(super) fn failed(op_id: &str, e: OpError) -> (String, &'static str) {
     let code = e.0.code.as_str();
     (Reply::err(Some(op_id.to_string()), e.0).encode(), code)
 }

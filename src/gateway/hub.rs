@@ -40,13 +40,21 @@ impl Published {
 
     /// The frame for one connection, identical to `encode_event`.
     pub fn frame(&self, seq: u64) -> String {
-        // `json` is an object: `{"event":…}`; the frame puts seq and at first.
-        format!(
-            "{{\"seq\":{seq},\"at\":\"{}\",{}",
-            ts::format(&self.at),
-            &self.json[1..]
-        )
+        splice_frame(seq, &self.at, &self.json)
     }
+}
+
+/// An event frame from the event's encoded object (`{"event":…}`): seq and
+/// at go first, as [`crate::protocol::encode_event`] writes them.
+pub fn splice_frame(seq: u64, at: &DateTime<Utc>, event_json: &str) -> String {
+    let mut out = String::with_capacity(event_json.len() + 64);
+    out.push_str("{\"seq\":");
+    out.push_str(&seq.to_string());
+    out.push_str(",\"at\":\"");
+    out.push_str(&ts::format(at));
+    out.push_str("\",");
+    out.push_str(&event_json[1..]);
+    out
 }
 
 struct Subscriber {

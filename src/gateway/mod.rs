@@ -8,9 +8,11 @@ pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod hub;
+pub mod logs;
 pub mod metrics;
 pub mod scheduler;
 pub mod server;
+pub mod stream_ops;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -157,9 +159,11 @@ pub async fn start(cfg: GatewayConfig, store: Arc<dyn Store>) -> Result<Running,
     }
     let signer = load_or_create_key(&cfg.server.data_dir)?;
     let (deadline_tx, deadline_rx) = mpsc::unbounded_channel();
+    let streams = Arc::new(logs::LogStreams::new(&cfg.sources));
     let engine = Arc::new(Engine::new(
         store,
         Arc::new(cfg.policy),
+        streams,
         Arc::new(Metrics::default()),
         deadline_tx,
         signer,

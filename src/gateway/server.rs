@@ -23,15 +23,19 @@ use tokio_tungstenite::tungstenite;
 use super::auth::{self, AuthError};
 use super::engine::Engine;
 use super::hub::Published;
+use super::logs::ConnStreams;
 use crate::protocol::{
     BAD_FRAMES_PER_MINUTE, CLOSE_POLICY, CLOSE_TOO_BIG, ClientFrame, ErrorBody, ErrorCode, Event,
-    MAX_FRAME_BYTES, PROTOCOL_VERSION, Reply, UserInfo, encode_event, ts,
+    MAX_FRAME_BYTES, Op, PROTOCOL_VERSION, Reply, UserInfo, encode_event, ts,
 };
 
 /// Close code for a connection that fell too far behind the event stream.
 const CLOSE_TRY_AGAIN: u16 = 1013;
 /// Frames waiting for the writer before the reader waits too.
 const OUTBOX: usize = 1024;
+/// Log frames waiting for the writer before the streams' own bounded
+/// queues take the strain (and drop the oldest lines).
+const LOG_OUTBOX: usize = 8;
 
 pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
@@ -110,6 +114,8 @@ enum Outgoing {
     Own(Box<Event>),
     /// An event from the hub, encoded once for everyone.
     Shared(Arc<Published>),
+    /// A log stream's event object, without seq and at.
+    Log(String),
     Close(u16, &'static str),
 }
 
@@ -118,7 +124,9 @@ async fn connection(engine: Arc<Engine>, user: UserInfo, socket: WebSocket) {
     let (sink, mut stream) = socket.split();
     let (out, out_rx) = mpsc::channel::<Outgoing>(OUTBOX);
     let (subscription, events) = engine.hub.subscribe(&user.name);
-    let writer = tokio::spawn(write_frames(sink, out_rx, events, engine.clone()));
+    let (log_out, log_rx) = mpsc::channel::<String>(LOG_OUTBOX);
+    let mut streams = ConnStreams::new(log_out);
+    let writer = tokio::spawn(write_frames(sink, out_rx, events, log_rx, engine.clone()));
     let hello = Event::Hello {
         protocol: PROTOCOL_VERSION,
         server_time: ts::now(),
@@ -153,10 +161,18 @@ async fn connection(engine: Arc<Engine>, user: UserInfo, socket: WebSocket) {
         };
         match ClientFrame::decode(text.as_str()) {
             Ok(frame) => {
-                let reply = engine.execute(&user, &frame.id, frame.op).await;
+                let reply = match frame.op {
+                    op @ (Op::LogsSubscribe { .. } | Op::LogsUnsubscribe { .. }) => {
+                        engine
+                            .execute_stream(&user, &frame.id, op, &mut streams)
+                            .await
+                    }
+                    op => engine.execute(&user, &frame.id, op).await,
+                };
                 if out.send(Outgoing::Reply(reply)).await.is_err() {
                     break;
                 }
+                streams.start_pending();
             }
             Err(e) => {
                 let body = ErrorBody::new(ErrorCode::BadRequest, e.message);
@@ -166,6 +182,7 @@ async fn connection(engine: Arc<Engine>, user: UserInfo, socket: WebSocket) {
             }
         }
     }
+    drop(streams);
     drop(subscription);
     drop(out);
     let _ = writer.await;
@@ -216,6 +233,7 @@ async fn write_frames(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<Outgoing>,
     mut events: mpsc::Receiver<Arc<Published>>,
+    mut logs: mpsc::Receiver<String>,
     engine: Arc<Engine>,
 ) {
     let mut seq = 0u64;
@@ -232,6 +250,7 @@ async fn write_frames(
                 Some(p) => Outgoing::Shared(p),
                 None => Outgoing::Close(CLOSE_TRY_AGAIN, "fell behind on events; reconnect to resync"),
             },
+            Some(event) = logs.recv() => Outgoing::Log(event),
         };
         let msg = match out {
             Outgoing::Reply(text) => Message::Text(text.into()),
@@ -244,6 +263,10 @@ async fn write_frames(
                 seq += 1;
                 engine.metrics.event_sent();
                 Message::Text(published.frame(seq).into())
+            }
+            Outgoing::Log(json) => {
+                seq += 1;
+                Message::Text(super::hub::splice_frame(seq, &ts::now(), &json).into())
             }
             Outgoing::Close(code, reason) => {
                 let _ = sink

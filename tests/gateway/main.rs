@@ -5,6 +5,7 @@
 mod audit;
 mod faults;
 mod lifecycle;
+mod logs;
 mod support;
 
 use std::time::Duration;

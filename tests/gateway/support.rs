@@ -240,3 +240,36 @@ pub fn ask(service: &str, secs: u64) -> Op {
         break_glass: false,
     }
 }
+
+/// A gateway run from a config file: the demo policy plus `extra` TOML
+/// (e.g. log sources), with a token minted for each of `users`.
+pub fn config_gateway(dir: &Path, extra: &str, users: &[&str]) -> Gateway {
+    let text = format!(
+        "{}\n{extra}\n[gateway]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\n",
+        include_str!("../../assets/dev-policy.toml"),
+        dir.join("data").to_str().unwrap()
+    );
+    let config = dir.join("gateway.toml");
+    std::fs::write(&config, text).unwrap();
+    let tokens: HashMap<String, String> = users
+        .iter()
+        .map(|user| {
+            let out = Command::new(BIN)
+                .args(["gateway", "token", "create", "--config"])
+                .arg(&config)
+                .args(["--user", user, "--json"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "token create: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            (user.to_string(), v["token"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let mut gw = Gateway::with_config(&config, dir);
+    gw.tokens = tokens;
+    gw
+}

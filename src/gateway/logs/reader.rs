@@ -1,0 +1,119 @@
+//! A source's reader task: takes lines from its files or its command,
+//! redacts each once, reads its level, and hands them to the fan-out.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::command::{Backoff, LineReader, Running};
+use super::config::LogInput;
+use super::fanout::Line;
+use super::{READ_BATCH, Source};
+use crate::protocol::ts;
+use crate::sources::{MultiTail, Since, SinceFilter, TailOptions, parse_level, parse_timestamp};
+
+/// How far back in bytes a file's history is read at most.
+const HISTORY_BYTES: u64 = 64 * 1024 * 1024;
+
+pub(super) async fn run(source: Arc<Source>) {
+    match source.config.input.clone() {
+        LogInput::File(glob) => follow_files(source, glob).await,
+        LogInput::Command(argv) => run_command(source, argv).await,
+    }
+}
+
+impl Source {
+    /// One raw line as subscribers get it.
+    fn line(&self, text: &str, history: bool, now: DateTime<Utc>) -> Arc<Line> {
+        let level = parse_level(text);
+        let at = if history {
+            parse_timestamp(text).unwrap_or(now)
+        } else {
+            now
+        };
+        let redacted = self.redactor.redact(text).into_owned();
+        Arc::new(Line::new(at, history, level.as_str(), redacted))
+    }
+
+    /// A line from the gateway itself about the source (a command that
+    /// exited): it goes to subscribers like any other, marked as ours.
+    fn notice(&self, text: String) {
+        let line = Arc::new(Line::new(ts::now(), false, "warn", text));
+        self.deliver(vec![line]);
+    }
+}
+
+async fn follow_files(source: Arc<Source>, glob: std::path::PathBuf) {
+    let opts = TailOptions {
+        since: Since::Last {
+            lines: source.config.backlog_lines,
+            max_bytes: HISTORY_BYTES,
+        },
+        max_line_bytes: source.config.max_line_bytes,
+        ..TailOptions::default()
+    };
+    let mut tail = match MultiTail::open(&glob, opts) {
+        Ok(tail) => tail,
+        Err(e) => {
+            // The glob was checked when the config loaded; this is I/O.
+            tracing::error!(service = %source.service, error = %e, "cannot follow log files");
+            source.notice(format!("breakglass: cannot follow {}: {e}", glob.display()));
+            return;
+        }
+    };
+    let history = chrono::Duration::from_std(source.config.history).unwrap_or_default();
+    let mut since = SinceFilter::new(ts::now() - history);
+    loop {
+        let batch = tail.next_batch(READ_BATCH).await;
+        let now = ts::now();
+        let lines = batch
+            .iter()
+            .filter(|l| since.keep(l))
+            .map(|l| source.line(&l.text, l.history, now))
+            .collect();
+        source.deliver(lines);
+    }
+}
+
+async fn run_command(source: Arc<Source>, argv: Vec<String>) {
+    let shown = argv.join(" ");
+    let mut backoff = Backoff::default();
+    loop {
+        let started = Instant::now();
+        let outcome = match Running::spawn(&source.service, &argv) {
+            Ok(mut running) => {
+                let stdout = running.child.stdout.take().expect("stdout is piped");
+                let mut reader = LineReader::new(stdout, source.config.max_line_bytes);
+                let mut failed = None;
+                loop {
+                    match reader.next_batch(READ_BATCH).await {
+                        Ok(Some(batch)) => {
+                            let now = ts::now();
+                            let lines = batch.iter().map(|t| source.line(t, false, now)).collect();
+                            source.deliver(lines);
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            failed = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                match (failed, running.child.wait().await) {
+                    (Some(e), _) => format!("could not be read ({e})"),
+                    (None, Ok(status)) => format!("exited ({status})"),
+                    (None, Err(e)) => format!("ended ({e})"),
+                }
+            }
+            Err(e) => format!("could not start ({e})"),
+        };
+        let wait = backoff.after(started.elapsed());
+        tracing::warn!(service = %source.service, command = %shown, %outcome, ?wait, "log source command stopped; restarting");
+        source.notice(format!(
+            "breakglass: `{shown}` {outcome}; restarting in {} s",
+            wait.as_secs()
+        ));
+        tokio::time::sleep(wait).await;
+    }
+}

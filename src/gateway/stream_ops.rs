@@ -1,0 +1,142 @@
+//! `logs.subscribe` and `logs.unsubscribe`: the ops that need the
+//! connection they arrive on, because the lines go back down it.
+//!
+//! Rule 1 (no grant, no data) and rule 6 (audited before acknowledged) are
+//! checked here; the streaming itself is `logs`.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::engine::{Engine, OpError, failed};
+use super::logs::{ConnStreams, MAX_STREAMS_PER_CONNECTION, SubscribeError, SubscribeRequest};
+use crate::protocol::{Capability, CloseReason, ErrorCode, Op, Reply, ReplyBody, UserInfo};
+
+impl Engine {
+    /// Runs a streaming op for a connection and returns the encoded reply.
+    pub async fn execute_stream(
+        &self,
+        user: &UserInfo,
+        op_id: &str,
+        op: Op,
+        conn: &mut ConnStreams,
+    ) -> String {
+        let started = Instant::now();
+        let name = op.name();
+        let result = match self.check_rate(&user.name) {
+            Err(e) => Err(e),
+            Ok(()) => self.stream_op(user, op, conn).await,
+        };
+        let (reply, outcome) = match result {
+            Ok(body) => (Reply::ok(op_id.to_string(), body).encode(), "ok"),
+            Err(e) => failed(op_id, e),
+        };
+        self.metrics.op(name, outcome, started.elapsed());
+        reply
+    }
+
+    async fn stream_op(
+        &self,
+        user: &UserInfo,
+        op: Op,
+        conn: &mut ConnStreams,
+    ) -> Result<ReplyBody, OpError> {
+        match op {
+            Op::LogsSubscribe {
+                service,
+                filter,
+                since_s,
+            } => {
+                let result = self
+                    .subscribe(user, &service, filter.clone(), since_s, conn)
+                    .await;
+                if let Err(OpError(body)) = &result
+                    && body.code != ErrorCode::AuditUnavailable
+                {
+                    // Asking for data without the right to is worth a line in
+                    // the trail; if even that cannot be written, the refusal
+                    // still stands.
+                    let detail =
+                        json!({"code": body.code, "message": body.message, "filter": filter});
+                    if let Err(e) = self
+                        .record(&user.name, "logs.subscribe.refused", &service, detail)
+                        .await
+                    {
+                        tracing::error!(error = %e.0, "could not record a refused subscription");
+                    }
+                }
+                result
+            }
+            Op::LogsUnsubscribe { sub_id } => {
+                let Some(sub) = conn.get(&sub_id) else {
+                    return Err(OpError::new(
+                        ErrorCode::NotFound,
+                        format!("no open stream `{sub_id}` on this connection"),
+                    ));
+                };
+                let sent = sub.sent();
+                let detail =
+                    json!({"sub_id": sub_id, "lines_sent": sent.lines, "bytes_sent": sent.bytes});
+                self.record(&user.name, "logs.unsubscribe", sub.service(), detail)
+                    .await?;
+                if let Some(sub) = conn.remove(&sub_id) {
+                    sub.close(CloseReason::Unsubscribed);
+                }
+                Ok(ReplyBody::Empty {})
+            }
+            other => Err(OpError::new(
+                ErrorCode::Internal,
+                format!("{} is not a streaming op", other.name()),
+            )),
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        user: &UserInfo,
+        service: &str,
+        filter: Option<crate::protocol::LogFilter>,
+        since_s: Option<u64>,
+        conn: &mut ConnStreams,
+    ) -> Result<ReplyBody, OpError> {
+        let grant = self
+            .covering_grant(&user.name, service, Capability::LogsRead)
+            .await?;
+        if conn.open_count() >= MAX_STREAMS_PER_CONNECTION {
+            return Err(OpError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "{MAX_STREAMS_PER_CONNECTION} streams are open on this connection; close one with logs.unsubscribe first"
+                ),
+            ));
+        }
+        let sub = self
+            .logs
+            .subscribe(SubscribeRequest {
+                user: user.name.clone(),
+                service: service.to_string(),
+                grant_id: grant.id.clone(),
+                expires_at: grant.expires_at,
+                filter: filter.clone(),
+                since_s,
+            })
+            .map_err(|e| match e {
+                SubscribeError::NoSource(_) => OpError::new(ErrorCode::NotFound, e.to_string()),
+                SubscribeError::BadFilter(_) => OpError::new(ErrorCode::BadRequest, e.to_string()),
+            })?;
+        // Nothing leaves before the access is in the chain: the stream only
+        // starts after this reply. If the append fails, dropping `sub`
+        // detaches it.
+        let detail = json!({
+            "sub_id": sub.sub_id(),
+            "grant_id": grant.id,
+            "filter": filter,
+            "since_s": since_s,
+        });
+        self.record(&user.name, "logs.subscribe", service, detail)
+            .await?;
+        let sub_id = sub.sub_id().to_string();
+        conn.add(sub);
+        Ok(ReplyBody::Subscription { sub_id })
+    }
+}
