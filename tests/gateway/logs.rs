@@ -399,3 +399,95 @@ async fn a_command_that_exits_is_restarted_and_subscribers_are_told() {
     assert_eq!(lines[1].level, "warn");
     assert_eq!(texts[2], "run", "restarted: {texts:?}");
 }
+
+#[tokio::test]
+async fn breakglass_logs_prints_recent_redacted_lines_for_scripts_and_says_why_it_cannot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = log_file(tmp.path());
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    append(
+        &file,
+        &[
+            &format!("{now} ERROR payment failed for jane@example.com"),
+            &format!("{now} INFO all good"),
+        ],
+    );
+    let gw = gateway_with_sources(tmp.path(), "sleep 60");
+    let (code, _, err) = gw.cli("alice", &["logs", "search"]);
+    assert_eq!(code, 3, "no grant yet: {err}");
+    assert!(err.contains("breakglass request search"), "{err}");
+    let alice = gw.connect("alice").await;
+    search_grant(&alice, 600).await;
+
+    let (code, out, err) = gw.cli("alice", &["logs", "search", "--since", "10m"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].ends_with("payment failed for [REDACTED:email]"),
+        "{out}"
+    );
+
+    let (code, out, err) = gw.cli("alice", &["logs", "search", "--grep", "ERR(OR)?", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let docs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 1, "{out}");
+    assert_eq!(docs[0]["level"], "error");
+
+    let (code, _, err) = gw.cli("alice", &["logs", "nosuch"]);
+    assert_eq!(code, 4, "{err}");
+}
+
+#[test]
+fn breakglass_redact_runs_the_gateway_redactor_over_stdin_with_a_service_s_settings() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[services.payments.redact]\ndisabled = [\"email\"]\nextra = [{{ name = \"customer\", regex = 'cus_[0-9a-zA-Z]{{8}}' }}]\n",
+            include_str!("../../assets/dev-policy.toml")
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str], input: &str| {
+        let mut child = Command::new(crate::support::BIN)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let line = "cus_AbCd1234 jane@example.com card 4111-1111-1111-1111\n";
+    let (code, out, _) = run(&["redact"], line);
+    assert_eq!(code, 0);
+    assert_eq!(out, "cus_AbCd1234 [REDACTED:email] card [REDACTED:card]\n");
+    let cfg = config.to_str().unwrap();
+    let (code, out, err) = run(&["redact", "--config", cfg, "--service", "payments"], line);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "[REDACTED:customer] jane@example.com card [REDACTED:card]\n"
+    );
+    let (code, _, err) = run(&["redact", "--config", cfg, "--service", "nosuch"], line);
+    assert_eq!(code, 4);
+    assert!(err.contains("payments"), "names the services it has: {err}");
+}
