@@ -210,6 +210,18 @@ async fn grant(conn: &Connection, secs: u64) -> AccessRequest {
     reply.take("request").expect("a request")
 }
 
+/// Ends a grant, so that later sections' streams are backed by their own.
+async fn revoke(conn: &Connection, request: &AccessRequest) {
+    if let Some(grant_id) = &request.grant_id {
+        let _ = conn
+            .call(Op::GrantRevoke {
+                grant_id: grant_id.clone(),
+                reason: "bench section over".into(),
+            })
+            .await;
+    }
+}
+
 async fn subscribe(conn: &Connection) -> String {
     let mut reply = conn
         .call(Op::LogsSubscribe {
@@ -224,7 +236,7 @@ async fn subscribe(conn: &Connection) -> String {
 
 async fn throughput(url: &str, token: &str, log: &Path, lines: &[u8]) -> (f64, u64, f64) {
     let conn = alice(url, token).await;
-    grant(&conn, 7200).await;
+    let request = grant(&conn, 7200).await;
     let sub = subscribe(&conn).await;
     // Let the reader open the file before the first append.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -253,6 +265,7 @@ async fn throughput(url: &str, token: &str, log: &Path, lines: &[u8]) -> (f64, u
     }
     let took = started.elapsed();
     let wrote = writer.join().unwrap();
+    revoke(&conn, &request).await;
     (
         received as f64 / took.as_secs_f64(),
         dropped,
@@ -295,7 +308,7 @@ fn tail_floor(dir: &Path, lines: &[u8]) -> Option<f64> {
 
 async fn latency(url: &str, token: &str, log: &Path) -> (f64, f64, usize) {
     let conn = alice(url, token).await;
-    grant(&conn, 7200).await;
+    let request = grant(&conn, 7200).await;
     let sub = subscribe(&conn).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let base = Arc::new(Instant::now());
@@ -352,6 +365,7 @@ async fn latency(url: &str, token: &str, log: &Path) -> (f64, f64, usize) {
         }
     }
     writer.join().unwrap();
+    revoke(&conn, &request).await;
     let got = ms.len();
     (pct(&mut ms, 50.0), pct(&mut ms, 99.0), got)
 }

@@ -22,6 +22,9 @@ pub struct StoredConfig {
     /// Ring the terminal bell when a request arrives in the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bell: Option<bool>,
+    /// Log lines the console's Logs pane keeps (default 200,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_buffer_lines: Option<usize>,
 }
 
 /// Why no gateway or token could be found.

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui_textarea::TextArea;
 
+use super::logs::LogsState;
 use crate::protocol::{
     AccessRequest, AuditEntry, Capability, CatalogService, ErrorBody, Event, Grant, GrantState, Op,
     RequestState, Session, UserInfo,
@@ -117,12 +118,25 @@ pub enum Confirm {
 /// What a one-line prompt is collecting.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PromptFor {
-    ApproveComment { request_id: String },
-    DenyReason { request_id: String },
-    RevokeReason { grant_id: String },
-    ExtendFor { grant_id: String },
-    ExtendReason { grant_id: String, duration_s: u64 },
+    ApproveComment {
+        request_id: String,
+    },
+    DenyReason {
+        request_id: String,
+    },
+    RevokeReason {
+        grant_id: String,
+    },
+    ExtendFor {
+        grant_id: String,
+    },
+    ExtendReason {
+        grant_id: String,
+        duration_s: u64,
+    },
     AuditFilter,
+    /// `/` in the Logs pane.
+    LogSearch,
 }
 
 /// A one-line text prompt.
@@ -172,6 +186,8 @@ pub struct RequestForm {
     pub focus: FormField,
     /// Inline validation messages by field.
     pub errors: BTreeMap<&'static str, String>,
+    /// The tab to show once sent (the Grants pane when none).
+    pub return_to: Option<Tab>,
 }
 
 /// The `:` command palette.
@@ -189,6 +205,8 @@ pub enum Overlay {
     Form(Box<RequestForm>),
     Prompt(Prompt),
     Confirm(Confirm),
+    /// The Logs pane's stream chooser (`s`), with its cursor.
+    Streams(usize),
 }
 
 /// An alert pushed by the gateway (leads), newest first.
@@ -241,6 +259,73 @@ pub enum NetMsg {
         summary: String,
         exported: Option<String>,
     },
+    /// A copy is in the journal: it may now reach the clipboard.
+    CopyJournaled(Box<CopyJob>),
+    /// The journal could not hold a copy: nothing was copied.
+    CopyRefused {
+        error: String,
+    },
+}
+
+/// How text reaches the clipboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClipVia {
+    /// The system clipboard (arboard), falling back to OSC 52.
+    System,
+    /// OSC 52 written to the terminal (over SSH, or with no display),
+    /// wrapped for tmux when `tmux` is set.
+    Osc52 { tmux: bool },
+}
+
+impl ClipVia {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClipVia::System => "clipboard",
+            ClipVia::Osc52 { .. } => "osc52",
+        }
+    }
+}
+
+/// Log lines on their way to the clipboard. The journal gets what and
+/// how much ([`CopyJob::audit_detail`]), never the text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyJob {
+    pub text: String,
+    /// The service(s) the lines come from, comma-separated.
+    pub target: String,
+    pub lines: usize,
+    /// `line` (`y`) or `visible` (`Y`).
+    pub what: &'static str,
+    pub via: ClipVia,
+}
+
+impl CopyJob {
+    pub fn bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The journal entry's detail: services, line and byte counts, how.
+    pub fn audit_detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "services": self.target.split(',').collect::<Vec<_>>(),
+            "lines": self.lines,
+            "bytes": self.bytes(),
+            "what": self.what,
+            "via": self.via.name(),
+        })
+    }
+}
+
+/// The journal action of a copy.
+pub const COPY_ACTION: &str = "clipboard.copy";
+
+/// What became of a clipboard write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipOutcome {
+    pub lines: usize,
+    pub bytes: usize,
+    /// How it went (`clipboard`, `osc52`), or why it failed.
+    pub result: Result<&'static str, String>,
 }
 
 /// What the Audit pane says about this console's own journal.
@@ -263,6 +348,8 @@ pub enum Msg {
     /// Local wall clock now (countdowns and flashes age with it).
     Tick(DateTime<Utc>),
     Net(NetMsg),
+    /// The runtime wrote (or failed to write) the clipboard.
+    Clipboard(ClipOutcome),
 }
 
 /// What `update` asks the I/O side to do.
@@ -283,6 +370,17 @@ pub enum Effect {
     Export {
         filter: String,
     },
+    /// Journal a user action that is not an op (a log search, a filter).
+    Record {
+        action: String,
+        target: String,
+        detail: serde_json::Value,
+    },
+    /// Journal a copy; once journaled (`NetMsg::CopyJournaled`) it is
+    /// written with [`Effect::WriteClipboard`].
+    Copy(Box<CopyJob>),
+    /// Put journaled text on the clipboard.
+    WriteClipboard(Box<CopyJob>),
     Quit,
 }
 
@@ -338,6 +436,10 @@ pub struct App {
     pub journal: Option<JournalStatus>,
     /// The last check of the gateway's chain: (intact, summary).
     pub chain: Option<(bool, String)>,
+    /// The Logs pane: buffer, streams, view, search.
+    pub logs: LogsState,
+    /// How copies reach the clipboard (the runtime decides at start).
+    pub clipboard: ClipVia,
     /// Bumped by every change that needs a redraw.
     pub generation: u64,
 }
@@ -372,6 +474,8 @@ impl App {
             quit: false,
             journal: None,
             chain: None,
+            logs: LogsState::default(),
+            clipboard: ClipVia::System,
             generation: 0,
         }
     }

@@ -1,11 +1,14 @@
 //! Key bindings: one table that `update` looks keys up in and that the
 //! footer and the help overlay are generated from, so the keys shown are
 //! always the keys that work. Context decides: a pane's own bindings win
-//! over global ones (first matching rule wins).
+//! over global ones (first matching rule wins), and a binding may hold only
+//! in a state of its pane ([`When`]): in the Logs pane `n`/`N` move between
+//! search matches while a search is active, and `n` is "new request"
+//! otherwise, as everywhere else.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::Tab;
+use super::app::{App, Tab};
 
 /// What a key does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +37,53 @@ pub enum Action {
     ToggleMouse,
     VerifyChain,
     Export,
+    // The Logs pane.
+    Streams,
+    Follow,
+    Search,
+    NextMatch,
+    PrevMatch,
+    ClearSearch,
+    Levels,
+    Wrap,
+    Timestamps,
+    CopyLine,
+    CopyView,
+    AskAgain,
+}
+
+/// When a binding holds, beyond its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// A log search is active.
+    Searching,
+    /// A log stream was closed by the gateway or refused.
+    StreamClosed,
+}
+
+/// The state the conditional bindings look at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ctx {
+    pub searching: bool,
+    pub stream_closed: bool,
+}
+
+impl Ctx {
+    pub fn of(app: &App) -> Ctx {
+        Ctx {
+            searching: app.logs.search.is_some(),
+            stream_closed: app.logs.streams.iter().any(|s| s.state.needs_banner()),
+        }
+    }
+
+    fn holds(self, when: When) -> bool {
+        match when {
+            When::Always => true,
+            When::Searching => self.searching,
+            When::StreamClosed => self.stream_closed,
+        }
+    }
 }
 
 /// Where a binding applies.
@@ -54,9 +104,11 @@ pub struct Binding {
     pub help: &'static str,
     /// Shown in the footer (the rest only in help).
     pub footer: bool,
+    pub when: When,
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
+const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
 
 const fn b(
     code: KeyCode,
@@ -75,6 +127,31 @@ const fn b(
         key,
         help,
         footer,
+        when: When::Always,
+    }
+}
+
+/// [`b`] holding only `when`.
+#[allow(clippy::too_many_arguments)]
+const fn bw(
+    code: KeyCode,
+    mods: KeyModifiers,
+    action: Action,
+    scope: Scope,
+    key: &'static str,
+    help: &'static str,
+    footer: bool,
+    when: When,
+) -> Binding {
+    Binding {
+        code,
+        mods,
+        action,
+        scope,
+        key,
+        help,
+        footer,
+        when,
     }
 }
 
@@ -164,6 +241,136 @@ pub const BINDINGS: &[Binding] = &[
         "x",
         "export the filtered trail as Markdown (leads)",
         true,
+    ),
+    b(
+        K::Char('s'),
+        NONE,
+        A::Streams,
+        P(Tab::Logs),
+        "s",
+        "streams: services to tail",
+        true,
+    ),
+    b(
+        K::Char('f'),
+        NONE,
+        A::Follow,
+        P(Tab::Logs),
+        "f",
+        "follow: newest line, on/off",
+        true,
+    ),
+    b(
+        K::End,
+        NONE,
+        A::Follow,
+        P(Tab::Logs),
+        "end",
+        "follow: newest line, on/off",
+        false,
+    ),
+    b(
+        K::Char('G'),
+        SHIFT,
+        A::Bottom,
+        P(Tab::Logs),
+        "G",
+        "newest line, and follow",
+        false,
+    ),
+    bw(
+        K::Char('n'),
+        NONE,
+        A::NextMatch,
+        P(Tab::Logs),
+        "n",
+        "next match (while searching; otherwise new request)",
+        true,
+        When::Searching,
+    ),
+    bw(
+        K::Char('N'),
+        SHIFT,
+        A::PrevMatch,
+        P(Tab::Logs),
+        "N",
+        "prev match (while searching)",
+        true,
+        When::Searching,
+    ),
+    bw(
+        K::Esc,
+        NONE,
+        A::ClearSearch,
+        P(Tab::Logs),
+        "esc",
+        "clear the search",
+        false,
+        When::Searching,
+    ),
+    b(
+        K::Char('/'),
+        NONE,
+        A::Search,
+        P(Tab::Logs),
+        "/",
+        "search: highlight, then n/N",
+        true,
+    ),
+    b(
+        K::Char('L'),
+        SHIFT,
+        A::Levels,
+        P(Tab::Logs),
+        "L",
+        "levels: ERROR+ → WARN+ → all",
+        true,
+    ),
+    b(
+        K::Char('w'),
+        NONE,
+        A::Wrap,
+        P(Tab::Logs),
+        "w",
+        "wrap: long lines on/off",
+        true,
+    ),
+    b(
+        K::Char('t'),
+        NONE,
+        A::Timestamps,
+        P(Tab::Logs),
+        "t",
+        "time: timestamps on/off",
+        false,
+    ),
+    b(
+        K::Char('y'),
+        NONE,
+        A::CopyLine,
+        P(Tab::Logs),
+        "y",
+        "copy: selected line (audited)",
+        true,
+    ),
+    b(
+        K::Char('Y'),
+        SHIFT,
+        A::CopyView,
+        P(Tab::Logs),
+        "Y",
+        "copy all: lines on screen",
+        false,
+    ),
+    bw(
+        K::Char('r'),
+        NONE,
+        A::AskAgain,
+        P(Tab::Logs),
+        "r",
+        "ask again: a closed stream",
+        true,
+        When::StreamClosed,
     ),
     b(
         K::Char('c'),
@@ -262,24 +469,68 @@ fn same_mods(binding: KeyModifiers, pressed: KeyModifiers) -> bool {
     (binding & relevant) == (pressed & relevant)
 }
 
-/// The action a key has on this tab, if any.
+/// The action a key has on this tab, if any (conditional bindings off).
 pub fn lookup(key: &KeyEvent, tab: Tab) -> Option<Action> {
-    BINDINGS
-        .iter()
-        .filter(|b| b.scope == Scope::Global || b.scope == Scope::Pane(tab))
+    lookup_in(key, tab, Ctx::default())
+}
+
+/// The bindings that hold on `tab` in `ctx`, pane ones first.
+fn active(tab: Tab, ctx: Ctx) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().filter(move |b| {
+        (b.scope == Scope::Global || b.scope == Scope::Pane(tab)) && ctx.holds(b.when)
+    })
+}
+
+/// The action a key has on this tab in this state, if any.
+pub fn lookup_in(key: &KeyEvent, tab: Tab, ctx: Ctx) -> Option<Action> {
+    active(tab, ctx)
         .find(|b| b.code == key.code && same_mods(b.mods, key.modifiers))
         .map(|b| b.action)
 }
 
 /// Footer entries for a tab: the pane's keys, then the global ones.
 pub fn footer(tab: Tab) -> Vec<(&'static str, &'static str)> {
-    let pane = BINDINGS
+    footer_in(tab, Ctx::default())
+}
+
+/// Footer entries for a tab in this state: the pane's keys that hold, then
+/// the global ones a pane key does not shadow.
+pub fn footer_in(tab: Tab, ctx: Ctx) -> Vec<(&'static str, &'static str)> {
+    let (mut pane, global) = footer_split(tab, ctx);
+    pane.extend(global);
+    pane
+}
+
+/// [`footer_in`] as (the pane's keys, the global ones). The pane's keys
+/// that hold only in the current state come first: they are what is new.
+pub fn footer_split(tab: Tab, ctx: Ctx) -> (Vec<FooterKey>, Vec<FooterKey>) {
+    let mut pane: Vec<&Binding> = active(tab, ctx)
+        .filter(|b| b.scope == Scope::Pane(tab))
+        .collect();
+    let shadowed = |g: &Binding| {
+        pane.iter()
+            .any(|p| p.code == g.code && same_mods(p.mods, g.mods))
+    };
+    let global: Vec<FooterKey> = BINDINGS
         .iter()
-        .filter(|b| b.footer && b.scope == Scope::Pane(tab));
-    let global = BINDINGS
-        .iter()
-        .filter(|b| b.footer && b.scope == Scope::Global);
-    pane.chain(global).map(|b| (b.key, short(b.help))).collect()
+        .filter(|b| b.scope == Scope::Global && b.footer && !shadowed(b))
+        .map(|b| (b.key, short(b.help)))
+        .collect();
+    pane.sort_by_key(|b| b.when == When::Always);
+    let pane = pane
+        .into_iter()
+        .filter(|b| b.footer)
+        .map(|b| (b.key, short(b.help)))
+        .collect();
+    (pane, global)
+}
+
+/// A footer entry: (key, what it does).
+pub type FooterKey = (&'static str, &'static str);
+
+/// The footer for the app's tab and state: (the pane's keys, the global).
+pub fn footer_for(app: &App) -> (Vec<FooterKey>, Vec<FooterKey>) {
+    footer_split(app.tab, Ctx::of(app))
 }
 
 /// The first words of a help text, for the narrow footer.
@@ -339,6 +590,52 @@ mod tests {
                 assert!(!clash, "{} bound twice in {:?}", a.key, a.scope);
             }
         }
+    }
+
+    #[test]
+    fn in_the_logs_pane_n_moves_between_matches_only_while_searching() {
+        let searching = Ctx {
+            searching: true,
+            ..Ctx::default()
+        };
+        assert_eq!(
+            lookup_in(&key('n'), Tab::Logs, Ctx::default()),
+            Some(Action::NewRequest)
+        );
+        assert_eq!(
+            lookup_in(&key('n'), Tab::Logs, searching),
+            Some(Action::NextMatch)
+        );
+        assert_eq!(
+            lookup_in(&key('n'), Tab::Grants, searching),
+            Some(Action::NewRequest)
+        );
+        let shift_n = KeyEvent::new(KeyCode::Char('N'), KeyModifiers::SHIFT);
+        assert_eq!(
+            lookup_in(&shift_n, Tab::Logs, searching),
+            Some(Action::PrevMatch)
+        );
+        // The footer says what n does now, and never both.
+        let f = footer_in(Tab::Logs, searching);
+        assert!(f.contains(&("n", "next match")), "{f:?}");
+        assert!(!f.contains(&("n", "new access request")));
+        let f = footer_in(Tab::Logs, Ctx::default());
+        assert!(f.contains(&("n", "new access request")));
+        assert!(!f.iter().any(|(k, _)| *k == "N"));
+        // End follows in the Logs pane and is "last row" elsewhere.
+        let end = KeyEvent::new(KeyCode::End, KeyModifiers::NONE);
+        assert_eq!(lookup(&end, Tab::Logs), Some(Action::Follow));
+        assert_eq!(lookup(&end, Tab::Audit), Some(Action::Bottom));
+        // r asks again only once a stream has closed.
+        let closed = Ctx {
+            stream_closed: true,
+            ..Ctx::default()
+        };
+        assert_eq!(lookup_in(&key('r'), Tab::Logs, Ctx::default()), None);
+        assert_eq!(
+            lookup_in(&key('r'), Tab::Logs, closed),
+            Some(Action::AskAgain)
+        );
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! `runtime` wires the terminal, the network task and the timer together.
 
 pub mod app;
+pub mod clipboard;
 pub mod keymap;
+pub mod logs;
+mod logs_update;
 pub mod net;
 pub mod runtime;
 pub mod theme;

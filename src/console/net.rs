@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use std::path::PathBuf;
 
-use super::app::{JournalStatus, Msg, NetMsg, Snapshot};
+use super::app::{COPY_ACTION, CopyJob, JournalStatus, Msg, NetMsg, Snapshot};
 use crate::client::recorder::{self, Recorder};
 use crate::client::{ClientError, Connection};
 use crate::protocol::{ClientFrame, Op, ReceivedReply};
@@ -32,6 +32,9 @@ pub enum Command {
         target: String,
         detail: serde_json::Value,
     },
+    /// Journal a copy to the clipboard (what and how much, never the
+    /// text); only once journaled is it handed back to be written.
+    Copy(Box<CopyJob>),
     Refresh,
     VerifyChain,
     Export {
@@ -95,6 +98,14 @@ impl Journaling {
         match self.recorder.as_mut() {
             Some(r) => r.record_op(frame).map(|_| ()).map_err(|e| e.to_string()),
             None => Err("not signed in yet: nothing was sent".into()),
+        }
+    }
+
+    /// Journals a copy; the answer for the UI either way.
+    fn record_copy(&mut self, job: Box<CopyJob>) -> NetMsg {
+        match self.record(COPY_ACTION, &job.target, job.audit_detail()) {
+            Ok(()) => NetMsg::CopyJournaled(job),
+            Err(error) => NetMsg::CopyRefused { error },
         }
     }
 
@@ -175,6 +186,13 @@ pub async fn run(
                         // Offline actions wait in the journal for the gateway.
                         let error = journaling.record(&action, &target, detail).err();
                         if let Some(m) = journaling.status(error) {
+                            let _ = ui.send(Msg::Net(m));
+                        }
+                    }
+                    Some(Command::Copy(job)) => {
+                        let answer = journaling.record_copy(job);
+                        let _ = ui.send(Msg::Net(answer));
+                        if let Some(m) = journaling.status(None) {
                             let _ = ui.send(Msg::Net(m));
                         }
                     }
@@ -263,6 +281,17 @@ async fn serve(
                     let error = journaling.record(&action, &target, detail).err();
                     journaling.deliver(&conn).await;
                     if let Some(m) = journaling.status(error) {
+                        let _ = ui.send(Msg::Net(m));
+                    }
+                }
+                Some(Command::Copy(job)) => {
+                    // Journaled (fsync) before the text may leave the console.
+                    let answer = journaling.record_copy(job);
+                    if ui.send(Msg::Net(answer)).is_err() {
+                        return Served::UiGone;
+                    }
+                    journaling.deliver(&conn).await;
+                    if let Some(m) = journaling.status(None) {
                         let _ = ui.send(Msg::Net(m));
                     }
                 }

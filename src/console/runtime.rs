@@ -21,13 +21,46 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
-use super::app::{App, Effect, Msg};
+use super::app::{App, ClipOutcome, ClipVia, Effect, Msg};
+use super::clipboard::{self, Clipboard};
+use super::logs::{DEFAULT_CAPACITY, LogsState, MAX_CAPACITY, MIN_CAPACITY};
 use super::net::{self, Command};
 use super::theme::Theme;
 use super::{update, views};
+use crate::client::settings;
 
 /// The shortest time between two frames (bursts coalesce into one).
 const FRAME_MIN: Duration = Duration::from_millis(16);
+/// The longest the loop spends applying queued messages before it draws:
+/// a flood of log lines must not starve the screen (or the keys).
+const DRAIN_MAX: Duration = Duration::from_millis(12);
+
+/// `log_buffer_lines` from config.toml text: the default when absent,
+/// clamped to what the pane allows.
+pub fn log_buffer_lines_from(text: &str) -> Result<usize, String> {
+    let cfg: settings::StoredConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+    Ok(clamp_capacity(cfg.log_buffer_lines))
+}
+
+fn clamp_capacity(lines: Option<usize>) -> usize {
+    lines
+        .unwrap_or(DEFAULT_CAPACITY)
+        .clamp(MIN_CAPACITY, MAX_CAPACITY)
+}
+
+/// The Logs pane's buffer size from the config file, if there is one.
+fn log_buffer_lines() -> usize {
+    let Ok(dir) = settings::config_dir() else {
+        return DEFAULT_CAPACITY;
+    };
+    match settings::load_stored(&dir) {
+        Ok(cfg) => clamp_capacity(cfg.log_buffer_lines),
+        Err(e) => {
+            tracing::warn!(error = %e, "config.toml unreadable; log_buffer_lines ignored");
+            DEFAULT_CAPACITY
+        }
+    }
+}
 
 /// How the console was asked to start.
 #[derive(Debug, Clone)]
@@ -117,6 +150,12 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     app.read_only = opts.read_only;
     app.bell = opts.bell;
     app.theme = opts.theme.clone();
+    app.logs = LogsState::new(log_buffer_lines());
+    app.clipboard = clipboard::detect();
+    let mut clip = Clipboard::new(
+        matches!(app.clipboard, ClipVia::Osc52 { tmux: true })
+            || std::env::var_os("TMUX").is_some_and(|v| !v.is_empty()),
+    );
     let size = terminal.size()?;
     app.size = (size.width, size.height);
     let mut mouse_on = app.mouse;
@@ -130,9 +169,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
             if since < FRAME_MIN {
                 tokio::time::sleep(FRAME_MIN - since).await;
                 // Whatever arrived meanwhile goes into this frame.
-                while let Ok(msg) = ui_rx.try_recv() {
-                    apply(&mut app, msg, &cmd_tx);
-                }
+                drain(&mut app, &mut ui_rx, &cmd_tx, &mut clip);
             }
             app.local_now = Utc::now();
             execute!(io::stdout(), BeginSynchronizedUpdate)?;
@@ -151,13 +188,11 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
         tokio::select! {
             msg = ui_rx.recv() => {
                 let Some(msg) = msg else { break };
-                apply(&mut app, msg, &cmd_tx);
-                while let Ok(msg) = ui_rx.try_recv() {
-                    apply(&mut app, msg, &cmd_tx);
-                }
+                apply(&mut app, msg, &cmd_tx, &mut clip);
+                drain(&mut app, &mut ui_rx, &cmd_tx, &mut clip);
             }
             _ = tokio::time::sleep(sleep_for) => {
-                apply(&mut app, Msg::Tick(Utc::now()), &cmd_tx);
+                apply(&mut app, Msg::Tick(Utc::now()), &cmd_tx, &mut clip);
             }
             _ = sigterm.recv() => break,
         }
@@ -186,12 +221,52 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     Ok(())
 }
 
-fn apply(app: &mut App, msg: Msg, commands: &mpsc::UnboundedSender<Command>) {
+/// Applies what is queued, for at most [`DRAIN_MAX`].
+fn drain(
+    app: &mut App,
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    commands: &mpsc::UnboundedSender<Command>,
+    clip: &mut Clipboard,
+) {
+    let started = Instant::now();
+    while started.elapsed() < DRAIN_MAX {
+        match rx.try_recv() {
+            Ok(msg) => apply(app, msg, commands, clip),
+            Err(_) => break,
+        }
+    }
+}
+
+fn apply(app: &mut App, msg: Msg, commands: &mpsc::UnboundedSender<Command>, clip: &mut Clipboard) {
     if !matches!(msg, Msg::Tick(_)) {
         app.local_now = Utc::now();
     }
     for effect in update::update(app, msg) {
         match effect {
+            Effect::Record {
+                action,
+                target,
+                detail,
+            } => {
+                let _ = commands.send(Command::Record {
+                    action,
+                    target,
+                    detail,
+                });
+            }
+            Effect::Copy(job) => {
+                let _ = commands.send(Command::Copy(job));
+            }
+            Effect::WriteClipboard(job) => {
+                // Between frames: OSC 52 cannot land inside a frame.
+                let result = clip.write(&job, &mut io::stdout());
+                let outcome = ClipOutcome {
+                    lines: job.lines,
+                    bytes: job.bytes(),
+                    result,
+                };
+                apply(app, Msg::Clipboard(outcome), commands, clip);
+            }
             Effect::Send { op_id, op } => {
                 let _ = commands.send(Command::Send { op_id, op });
             }
@@ -211,5 +286,24 @@ fn apply(app: &mut App, msg: Msg, commands: &mpsc::UnboundedSender<Command>) {
             }
             Effect::Quit => app.quit = true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_buffer_size_comes_from_config_toml_within_bounds() {
+        assert_eq!(log_buffer_lines_from(""), Ok(DEFAULT_CAPACITY));
+        assert_eq!(
+            log_buffer_lines_from("gateway = \"ws://gw/v1/ws\"\nlog_buffer_lines = 50000\n"),
+            Ok(50_000)
+        );
+        assert_eq!(
+            log_buffer_lines_from("log_buffer_lines = 10"),
+            Ok(MIN_CAPACITY)
+        );
+        assert!(log_buffer_lines_from("log_buffer_lines = \"lots\"").is_err());
     }
 }

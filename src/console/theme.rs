@@ -141,6 +141,42 @@ pub struct Theme {
     pub tab: Style,
     /// Key names in the footer and help.
     pub key: Style,
+    /// Service tags in the Logs pane when several streams interleave, one
+    /// per stream in turn. Optional in theme files (`tags = ["cyan", …]`);
+    /// the built-in themes use the defaults below.
+    pub tags: [Style; TAGS],
+}
+
+/// How many service tag styles a theme has.
+pub const TAGS: usize = 6;
+
+/// Tag colours readable on dark backgrounds (and on black).
+const DARK_TAGS: [Color; TAGS] = [
+    Color::Cyan,
+    Color::Magenta,
+    Color::LightGreen,
+    Color::LightBlue,
+    Color::LightYellow,
+    Color::LightMagenta,
+];
+
+/// Tag colours readable on light backgrounds (no yellow, no light tints).
+const LIGHT_TAGS: [Color; TAGS] = [
+    Color::Blue,
+    Color::Magenta,
+    Color::Green,
+    Color::Cyan,
+    Color::DarkGray,
+    Color::Red,
+];
+
+fn default_tags(origin: &str) -> [Style; TAGS] {
+    let colours = if origin == "light" {
+        LIGHT_TAGS
+    } else {
+        DARK_TAGS
+    };
+    colours.map(|c| Style::new().fg(c).add_modifier(Modifier::BOLD))
 }
 
 /// A role as written in a theme file: a colour name (the foreground), or
@@ -168,6 +204,8 @@ struct ThemeFile {
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<StyleSpec>>,
     #[serde(flatten)]
     roles: BTreeMap<String, StyleSpec>,
 }
@@ -237,6 +275,7 @@ impl Theme {
             brand: m(Modifier::BOLD | Modifier::REVERSED),
             tab: m(Modifier::BOLD | Modifier::REVERSED),
             key: m(Modifier::BOLD),
+            tags: [m(Modifier::BOLD); TAGS],
         }
     }
 
@@ -270,9 +309,17 @@ impl Theme {
                     })?;
                 Theme::parse(parent, parent_text)?
             }
-            None => Theme::blank(),
+            None => Theme {
+                tags: default_tags(origin),
+                ..Theme::blank()
+            },
         };
         theme.name = origin.to_string();
+        if let Some(tags) = &file.tags {
+            for (i, spec) in tags.iter().take(TAGS).enumerate() {
+                theme.tags[i] = to_style(origin, "tags", spec)?;
+            }
+        }
         for (role, spec) in &file.roles {
             let style = to_style(origin, role, spec)?;
             *theme
@@ -307,6 +354,7 @@ impl Theme {
             brand: plain,
             tab: plain,
             key: plain,
+            tags: default_tags("dark"),
         }
     }
 
@@ -498,6 +546,27 @@ mod tests {
             Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD)
         );
         assert_eq!(t.critical, Theme::load("light").unwrap().critical);
+    }
+
+    #[test]
+    fn service_tags_have_defaults_per_theme_and_a_file_may_set_them() {
+        let dark = Theme::load("dark").unwrap();
+        let light = Theme::load("light").unwrap();
+        assert_eq!(dark.tags[0].fg, Some(Color::Cyan));
+        assert_eq!(light.tags[0].fg, Some(Color::Blue));
+        for t in light.tags {
+            assert_ne!(t.fg, Some(Color::Yellow));
+            assert_ne!(t.fg, Some(Color::LightYellow));
+        }
+        let mine = Theme::parse(
+            "mine.toml",
+            "extends = \"light\"\ntags = [\"red\", { fg = \"green\" }]\n",
+        )
+        .unwrap();
+        assert_eq!(mine.tags[0].fg, Some(Color::Red));
+        assert_eq!(mine.tags[1].fg, Some(Color::Green));
+        assert_eq!(mine.tags[2], light.tags[2]);
+        assert!(Theme::no_color().tags.iter().all(|t| t.fg.is_none()));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::app::{
     Tab,
 };
 use super::keymap::{self, Action};
+use super::logs_update;
 use crate::duration::{format_duration, parse_duration};
 use crate::protocol::{AccessRequest, Event, GrantState, Op, RequestState};
 
@@ -39,7 +40,7 @@ fn new_op_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn flash(app: &mut App, level: Level, text: impl Into<String>) {
+pub(super) fn flash(app: &mut App, level: Level, text: impl Into<String>) {
     app.flash = Some(Flash {
         text: text.into(),
         level,
@@ -48,7 +49,7 @@ fn flash(app: &mut App, level: Level, text: impl Into<String>) {
 }
 
 /// Sends an op, remembering what it was for the reply's message.
-fn send(app: &mut App, op: Op, what: impl Into<String>) -> Vec<Effect> {
+pub(super) fn send(app: &mut App, op: Op, what: impl Into<String>) -> Vec<Effect> {
     if !app.connected() {
         flash(
             app,
@@ -66,7 +67,7 @@ fn send(app: &mut App, op: Op, what: impl Into<String>) -> Vec<Effect> {
 /// Applies one message.
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     app.generation += 1;
-    match msg {
+    let mut effects = match msg {
         Msg::Tick(now) => {
             app.local_now = now;
             if app.flash.as_ref().is_some_and(|f| now >= f.until) {
@@ -76,13 +77,21 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Resize(w, h) => {
             app.size = (w, h);
+            logs_update::on_resize(app);
             Vec::new()
         }
         Msg::Key(key) if key.kind == KeyEventKind::Press => on_key(app, key),
         Msg::Key(_) => Vec::new(),
         Msg::Mouse(m) => on_mouse(app, m),
         Msg::Net(net) => on_net(app, net),
-    }
+        Msg::Clipboard(outcome) => {
+            logs_update::on_clipboard(app, outcome);
+            Vec::new()
+        }
+    };
+    // The Logs pane starts its first stream by itself once it is on screen.
+    effects.extend(logs_update::auto_start(app));
+    effects
 }
 
 fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
@@ -110,6 +119,7 @@ fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
         }
         NetMsg::Down { reason, retry_at } => {
             app.link = Link::Down { reason, retry_at };
+            logs_update::on_down(app);
             // Replies to what was in flight will never come.
             let lost = std::mem::take(&mut app.in_flight);
             if let Some(f) = lost.values().next() {
@@ -153,10 +163,23 @@ fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
         }
         NetMsg::Snapshot(snap) => {
             apply_snapshot(app, *snap);
-            Vec::new()
+            // Log streams died with the old connection: subscribe again.
+            logs_update::resume(app)
         }
         NetMsg::Event(event) => on_event(app, *event),
+        NetMsg::CopyJournaled(job) => logs_update::on_copy_journaled(job),
+        NetMsg::CopyRefused { error } => {
+            flash(
+                app,
+                Level::Error,
+                format!("not copied: the audit journal refused it ({error})"),
+            );
+            Vec::new()
+        }
         NetMsg::Reply { op_id, result } => {
+            if let Some(effects) = logs_update::on_reply(app, &op_id, &result) {
+                return effects;
+            }
             let what = app
                 .in_flight
                 .remove(&op_id)
@@ -273,7 +296,8 @@ fn on_event(app: &mut App, event: Event) -> Vec<Effect> {
                 };
                 flash(app, Level::Warn, text);
             }
-            app.grants.insert(grant.id.clone(), grant);
+            app.grants.insert(grant.id.clone(), grant.clone());
+            effects.extend(logs_update::on_grant(app, &grant));
         }
         Event::AuditAppended { entry } => {
             app.audit.push_front(entry);
@@ -296,7 +320,13 @@ fn on_event(app: &mut App, event: Event) -> Vec<Effect> {
                 effects.push(Effect::Bell);
             }
         }
-        Event::Hello { .. } | Event::LogsLines { .. } | Event::LogsClosed { .. } => {}
+        Event::LogsLines {
+            sub_id,
+            lines,
+            dropped,
+        } => logs_update::on_lines(app, sub_id, lines, dropped),
+        Event::LogsClosed { sub_id, reason } => logs_update::on_closed(app, sub_id, reason),
+        Event::Hello { .. } => {}
     }
     effects
 }
@@ -342,13 +372,16 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if let Some(overlay) = app.overlay.take() {
         return on_overlay_key(app, overlay, key);
     }
-    let Some(action) = keymap::lookup(&key, app.tab) else {
+    let Some(action) = keymap::lookup_in(&key, app.tab, keymap::Ctx::of(app)) else {
         return Vec::new();
     };
     act(app, action)
 }
 
 fn act(app: &mut App, action: Action) -> Vec<Effect> {
+    if let Some(effects) = logs_update::act(app, action) {
+        return effects;
+    }
     match action {
         Action::ForceQuit => {
             app.quit = true;
@@ -456,6 +489,19 @@ fn act(app: &mut App, action: Action) -> Vec<Effect> {
             flash(app, Level::Info, format!("mouse capture {state}"));
             Vec::new()
         }
+        // The Logs pane's own keys (handled above when it is on screen).
+        Action::Streams
+        | Action::Follow
+        | Action::Search
+        | Action::NextMatch
+        | Action::PrevMatch
+        | Action::ClearSearch
+        | Action::Levels
+        | Action::Wrap
+        | Action::Timestamps
+        | Action::CopyLine
+        | Action::CopyView
+        | Action::AskAgain => Vec::new(),
     }
 }
 
@@ -617,6 +663,7 @@ pub fn new_form(app: &App, service: usize) -> RequestForm {
         break_glass: false,
         focus: FormField::Service,
         errors: Default::default(),
+        return_to: None,
     }
 }
 
@@ -704,6 +751,7 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent) -> Vec<Effect>
         Overlay::Form(form) => on_form_key(app, *form, key),
         Overlay::Prompt(p) => on_prompt_key(app, p, key),
         Overlay::Confirm(c) => on_confirm_key(app, c, key),
+        Overlay::Streams(cursor) => logs_update::on_streams_key(app, cursor, key),
     }
 }
 
@@ -888,6 +936,7 @@ fn submit_prompt(app: &mut App, mut p: Prompt) -> Vec<Effect> {
         PromptFor::AuditFilter => {
             app.audit_filter = text;
         }
+        PromptFor::LogSearch => return logs_update::search_submit(app, p.text),
     }
     Vec::new()
 }
@@ -962,7 +1011,7 @@ fn on_form_key(app: &mut App, mut form: RequestForm, key: KeyEvent) -> Vec<Effec
 fn submit_form(app: &mut App, mut form: RequestForm) -> Vec<Effect> {
     match validate_form(app, &mut form) {
         Some(op) => {
-            app.tab = Tab::Grants;
+            app.tab = form.return_to.unwrap_or(Tab::Grants);
             if let Op::RequestCreate {
                 break_glass: true, ..
             } = op
@@ -1078,6 +1127,9 @@ pub fn tab_spans(app: &App) -> Vec<(Tab, u16, u16)> {
 }
 
 fn on_mouse(app: &mut App, m: crossterm::event::MouseEvent) -> Vec<Effect> {
+    if m.row != super::views::TAB_ROW && logs_update::on_mouse(app, &m).is_some() {
+        return Vec::new();
+    }
     match m.kind {
         MouseEventKind::ScrollDown => move_selection(app, 1),
         MouseEventKind::ScrollUp => move_selection(app, -1),

@@ -25,8 +25,7 @@ use crate::lifecycle::{self, LifecycleError, NewIds, NewRequest};
 use crate::policy::Policy;
 use crate::protocol::{
     AccessRequest, AuditEntry, Capability, CloseReason, ErrorBody, ErrorCode, Event, Grant,
-    GrantState, Op, Reply,
-    ReplyBody, RequestState, Session, UserInfo, ts,
+    GrantState, Op, Reply, ReplyBody, RequestState, Session, UserInfo, ts,
 };
 use crate::ratelimit::RateLimiter;
 use ed25519_dalek::SigningKey;

@@ -18,6 +18,7 @@ mod audit;
 mod fmt;
 mod form;
 mod grants;
+mod logs;
 mod overlays;
 mod placeholder;
 mod queue;
@@ -36,6 +37,7 @@ use ratatui::widgets::{
 
 use super::app::{App, GrantsRow, Level, Link, Tab};
 use super::keymap;
+use super::logs::Geometry;
 use super::theme::Theme;
 
 /// Screen row of the tab titles (for mouse clicks).
@@ -78,7 +80,8 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             Tab::Grants => grants::draw(frame, app, theme, pane),
             Tab::Queue => queue::draw(frame, app, theme, pane),
             Tab::Sessions => sessions::draw(frame, app, theme, pane),
-            Tab::Logs | Tab::Metrics => placeholder::draw(frame, app, theme, pane, app.tab),
+            Tab::Logs => logs::draw(frame, app, theme, pane),
+            Tab::Metrics => placeholder::draw(frame, app, theme, pane, app.tab),
             Tab::Audit => audit::draw(frame, app, theme, pane),
         }
         draw_footer(
@@ -111,6 +114,23 @@ pub fn scroll_offset(app: &App, tab: Tab) -> usize {
         Tab::Logs | Tab::Metrics => 0,
     };
     window(n, app.selected(tab.title()), table_capacity(table)).0
+}
+
+/// Where the Logs pane puts its lines at the terminal size the app last
+/// saw (`app.size`), for mouse clicks.
+pub fn logs_text_rect(app: &App) -> Rect {
+    let (w, h) = app.size;
+    logs::text_rect(app, pane_area(Rect::new(0, 0, w, h)))
+}
+
+/// The Logs pane's text geometry at `app.size`: `update` pages, scrolls
+/// and keeps the selection on screen with the same layout the view draws.
+pub fn logs_geometry(app: &App) -> Geometry {
+    let r = logs_text_rect(app);
+    Geometry {
+        width: r.width,
+        height: r.height,
+    }
 }
 
 /// The pane area between the tab row and the footer.
@@ -533,12 +553,34 @@ fn draw_footer(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         frame.render_widget(Line::from(Span::styled(text, style)), area);
         return;
     }
-    let keys = keymap::footer(app.tab);
-    let full: usize = keys
+    let (mut pane, mut global) = keymap::footer_for(app);
+    let full: usize = pane
         .iter()
+        .chain(&global)
         .map(|(k, l)| fmt::width(k) + fmt::width(l) + 3)
         .sum();
     let short = full + 1 > w;
+    let width = |keys: &[keymap::FooterKey]| -> usize {
+        keys.iter()
+            .map(|(k, l)| {
+                let l = if short { compact(l) } else { l };
+                fmt::width(k) + 1 + fmt::width(l) + 2
+            })
+            .sum::<usize>()
+    };
+    // When even the short labels do not fit, quit and help stay: first the
+    // other global keys go, then the pane's last ones.
+    let essential = |k: &keymap::FooterKey| matches!(k.0, "q" | "?");
+    // (The leading blank is one column; the last entry's trailing two are
+    // not needed.)
+    while width(&pane) + width(&global) > w + 1 {
+        if let Some(i) = global.iter().rposition(|k| !essential(k)) {
+            global.remove(i);
+        } else if pane.pop().is_none() {
+            break;
+        }
+    }
+    let keys: Vec<keymap::FooterKey> = pane.into_iter().chain(global).collect();
     let mut spans: Vec<Span> = Vec::with_capacity(keys.len() * 3 + 1);
     spans.push(Span::raw(" "));
     let mut used = 1;

@@ -16,11 +16,12 @@ use crate::console::update::palette_matches;
 
 pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme, overlay: &Overlay, area: Rect) {
     match overlay {
-        Overlay::Help => help(frame, theme, area),
+        Overlay::Help => help(frame, theme, area, app.tab),
         Overlay::Palette(p) => palette(frame, theme, area, &p.input, p.selected),
         Overlay::Form(f) => form::draw(frame, app, theme, f, area),
         Overlay::Prompt(p) => prompt(frame, theme, area, p),
         Overlay::Confirm(c) => confirm(frame, app, theme, area, c),
+        Overlay::Streams(cursor) => super::logs::draw_streams(frame, app, theme, area, *cursor),
     }
 }
 
@@ -132,16 +133,21 @@ fn help_groups() -> Vec<(String, Vec<(String, String)>)> {
 
 type Group = (String, Vec<(String, String)>);
 
-fn help(frame: &mut Frame, theme: &Theme, area: Rect) {
-    let groups = help_groups();
-    let max_w = area.width.saturating_sub(2).min(110) as usize;
-    let inner_w = max_w.saturating_sub(4);
-    let inner_h = area.height.saturating_sub(4) as usize;
+/// Help columns laid out in `inner_w` x `inner_h`: (column widths, their
+/// lines, whether everything fits).
+type HelpLayout<'a> = (Vec<usize>, Vec<Vec<Line<'a>>>, bool);
+
+fn layout_help<'a>(
+    groups: &'a [Group],
+    theme: &Theme,
+    inner_w: usize,
+    inner_h: usize,
+) -> Option<HelpLayout<'a>> {
     // As few columns as fit the height; each group stays in one column;
     // columns as wide as their text, narrowed to share the width.
-    let mut best: Option<(Vec<usize>, Vec<Vec<Line>>)> = None;
+    let mut best: Option<HelpLayout> = None;
     'search: for ncols in 1..=3usize {
-        let cols = arrange(&groups, ncols, inner_h);
+        let cols = arrange(groups, ncols, inner_h);
         for gaps in [true, false] {
             let mut widths = share_width(&cols, inner_w.saturating_sub(3 * (cols.len() - 1)));
             let render = |widths: &[usize]| -> Vec<Vec<Line>> {
@@ -174,19 +180,49 @@ fn help(frame: &mut Frame, theme: &Theme, area: Rect) {
                 lines = next;
             }
             let fits = lines.iter().all(|l| l.len() <= inner_h);
-            best = Some((widths, lines));
+            best = Some((widths, lines, fits));
             if fits {
                 break 'search;
             }
         }
     }
-    let Some((widths, columns)) = best else {
+    best
+}
+
+/// Every key, by group. When they do not all fit, the keys that work
+/// everywhere and on the current pane (the other panes' are in their
+/// own help).
+fn help(frame: &mut Frame, theme: &Theme, area: Rect, tab: Tab) {
+    let all = help_groups();
+    let here = format!("{} pane", tab.title());
+    let mine: Vec<Group> = all
+        .iter()
+        .filter(|(h, _)| h == "Everywhere" || *h == here)
+        .cloned()
+        .collect();
+    let max_w = area.width.saturating_sub(2).min(110) as usize;
+    let inner_w = max_w.saturating_sub(4);
+    let inner_h = area.height.saturating_sub(4) as usize;
+    let mut partial = false;
+    let Some(mut layout) = layout_help(&all, theme, inner_w, inner_h) else {
         return;
     };
+    if !layout.2
+        && let Some(l) = layout_help(&mine, theme, inner_w, inner_h)
+    {
+        layout = l;
+        partial = true;
+    }
+    let (widths, columns, _) = layout;
     let tallest = columns.iter().map(Vec::len).max().unwrap_or(0).min(inner_h);
     let used_w: usize = widths.iter().sum::<usize>() + 3 * (widths.len() - 1);
     let rect = centered(area, (used_w + 4) as u16, (tallest + 2) as u16);
-    let keys = hint(theme, &[("esc", "close"), ("", "other keys work as usual")]);
+    let keys: &[(&'static str, &'static str)] = if partial {
+        &[("esc", "close"), ("", "other panes: ? there")]
+    } else {
+        &[("esc", "close"), ("", "other keys work as usual")]
+    };
+    let keys = hint(theme, keys);
     let inner = frame_box(frame, theme, rect, title("Keys"), Some(keys), theme.border);
     let mut x = inner.x + 1;
     for (lines, w) in columns.into_iter().zip(widths) {
@@ -417,6 +453,10 @@ fn prompt(frame: &mut Frame, theme: &Theme, area: Rect, p: &Prompt) {
         PromptFor::ExtendReason { .. } => (
             "Extend",
             &[("enter", "send"), ("esc", "cancel"), ("ctrl-u", "clear")],
+        ),
+        PromptFor::LogSearch => (
+            "Search",
+            &[("enter", "search"), ("esc", "cancel"), ("ctrl-u", "clear")],
         ),
         PromptFor::AuditFilter => (
             "Filter",

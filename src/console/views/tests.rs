@@ -15,11 +15,12 @@ use super::*;
 use crate::console::app::{
     Alert, App, Confirm, Flash, FormField, Level, Link, Overlay, Palette, Prompt, PromptFor, Tab,
 };
+use crate::console::logs::{Kind, LevelFilter, StreamState};
 use crate::console::theme::Theme;
-use crate::console::update::new_form;
+use crate::console::update::{new_form, update};
 use crate::protocol::{
-    AccessRequest, Approval, AuditEntry, Capability, CatalogService, Grant, GrantState,
-    RequestState, Session, UserInfo,
+    AccessRequest, Approval, AuditEntry, Capability, CatalogService, CloseReason, Grant,
+    GrantState, LogLine, RequestState, Session, UserInfo,
 };
 
 const LOGS: Capability = Capability::LogsRead;
@@ -565,7 +566,7 @@ fn sessions_pane() {
 }
 
 #[test]
-fn logs_pane() {
+fn logs_pane_before_streaming_lists_what_can_be_streamed() {
     snap("logs", on(incident(), Tab::Logs));
 }
 
@@ -904,17 +905,33 @@ fn every_overlay_fits_80x24() {
         assert!(find_row(&buf, "╭").is_some());
         assert!(find_row(&buf, "╯").is_some());
     }
-    // Every key of the key table is in the help.
+    // The help shows every key that works where it was opened: the global
+    // ones and the pane's own (the other panes' when there is room).
+    for tab in Tab::ALL {
+        let mut app = on(incident(), tab);
+        app.overlay = Some(Overlay::Help);
+        let text = render(&app, &Theme::default(), 80, 24)
+            .backend()
+            .to_string();
+        let here = format!("{} pane", tab.title());
+        for (heading, entries) in crate::console::keymap::help() {
+            if heading != "Everywhere" && heading != here {
+                continue;
+            }
+            for (_, help) in entries {
+                let first_word = help.split(' ').next().unwrap();
+                assert!(text.contains(first_word), "{tab:?}: help lacks {help:?}");
+            }
+        }
+    }
+    // At 160x45 every pane's keys fit.
     let mut app = incident();
     app.overlay = Some(Overlay::Help);
-    let text = render(&app, &Theme::default(), 80, 24)
+    let text = render(&app, &Theme::default(), 160, 45)
         .backend()
         .to_string();
-    for (_, entries) in crate::console::keymap::help() {
-        for (_, help) in entries {
-            let first_word = help.split(' ').next().unwrap();
-            assert!(text.contains(first_word), "help lacks {help:?}");
-        }
+    for (heading, _) in crate::console::keymap::help() {
+        assert!(text.contains(&heading), "help lacks {heading}");
     }
 }
 
@@ -954,4 +971,402 @@ fn a_frame_with_hundreds_of_rows_renders_only_what_fits() {
     // Timing is for benchmarks, not tests: this only shows the figure
     // (`cargo test --release ... -- --nocapture`).
     eprintln!("slowest pane: {worst:?} per frame");
+}
+
+// ---- the Logs pane ----
+
+/// `n` lines of a payments service, one every 1.37 s, ending just before
+/// 03:00:00: requests, retries, a declined card with its stack trace,
+/// health checks, pool stats, redacted secrets.
+fn payments_lines(n: usize) -> Vec<LogLine> {
+    let end = t("03:00:00");
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0usize;
+    while out.len() < n {
+        let k = n - out.len();
+        let ts = end - chrono::Duration::milliseconds(k as i64 * 1370 - (i as i64 * 7) % 97);
+        let push = |out: &mut Vec<LogLine>, level: &str, text: String| {
+            out.push(LogLine {
+                ts,
+                level: level.into(),
+                text,
+            })
+        };
+        match i % 13 {
+            0 | 4 | 9 => push(
+                &mut out,
+                "info",
+                format!(
+                    "POST /v1/charges 200 {}ms customer=cus_{:04x} email=[REDACTED:email] amount=4{}99 EUR",
+                    120 + (i * 37) % 300,
+                    0x9f2a + i,
+                    i % 10
+                ),
+            ),
+            1 | 7 => push(
+                &mut out,
+                "debug",
+                format!("pool stats active={} idle={} waiting=0", 8 + i % 5, 4),
+            ),
+            2 => push(
+                &mut out,
+                "warn",
+                format!(
+                    "retrying call to bank-gw (attempt {}/3): upstream timeout after 2000ms",
+                    1 + i % 2
+                ),
+            ),
+            5 => {
+                push(
+                    &mut out,
+                    "error",
+                    format!(
+                        "charge ch_3Pq{i:03} failed: card_declined (issuer: do_not_honor) card=[REDACTED:card] auth=Bearer [REDACTED:token]"
+                    ),
+                );
+                for frame in [
+                    "    at com.example.payments.BankClient.charge(BankClient.java:214)",
+                    "    at com.example.payments.ChargeService.run(ChargeService.java:88)",
+                ] {
+                    if out.len() < n {
+                        out.push(LogLine {
+                            ts,
+                            level: "unknown".into(),
+                            text: frame.into(),
+                        });
+                    }
+                }
+            }
+            11 => push(&mut out, "info", "GET /healthz 200 1ms".into()),
+            _ => push(
+                &mut out,
+                "info",
+                format!(
+                    "refund rf_{:05} queued for settlement batch 2026-11-24/03",
+                    7000 + i
+                ),
+            ),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn checkout_lines(n: usize) -> Vec<LogLine> {
+    let end = t("03:00:00");
+    (0..n)
+        .map(|i| {
+            let ts = end - chrono::Duration::milliseconds((n - i) as i64 * 2210);
+            let (level, text) = match i % 5 {
+                0 => (
+                    "warn",
+                    format!(
+                        "cart c_{:04} checkout slow: payments answered in 2.{}s",
+                        310 + i,
+                        i % 9
+                    ),
+                ),
+                3 => (
+                    "error",
+                    format!(
+                        "POST /pay 502 from payments for cart c_{:04}: upstream timeout",
+                        310 + i
+                    ),
+                ),
+                _ => (
+                    "info",
+                    format!("GET /cart/c_{:04} 200 {}ms", 310 + i, 8 + i % 20),
+                ),
+            };
+            LogLine {
+                ts,
+                level: level.into(),
+                text,
+            }
+        })
+        .collect()
+}
+
+/// A stream of `service` marked live with `lines` in it.
+fn stream(app: &mut App, service: &str, lines: Vec<LogLine>) -> usize {
+    let si = app.logs.ensure_stream(service);
+    app.logs.streams[si].state = StreamState::Live {
+        sub_id: format!("sub-{service}"),
+    };
+    let now = app.server_now();
+    app.logs.ingest(si, lines, None, now);
+    si
+}
+
+fn press(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        let mods = if c.is_ascii_uppercase() {
+            crossterm::event::KeyModifiers::SHIFT
+        } else {
+            crossterm::event::KeyModifiers::NONE
+        };
+        update(
+            app,
+            crate::console::app::Msg::Key(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                mods,
+            )),
+        );
+    }
+}
+
+fn press_code(app: &mut App, code: crossterm::event::KeyCode) {
+    update(
+        app,
+        crate::console::app::Msg::Key(crossterm::event::KeyEvent::new(
+            code,
+            crossterm::event::KeyModifiers::NONE,
+        )),
+    );
+}
+
+/// Snapshots at both sizes, building the app for each size (keys page
+/// and scroll by what fits), in the dark and light themes.
+fn snap_sized(name: &str, build: impl Fn(u16, u16) -> App) {
+    let dark = Theme::load("dark").unwrap();
+    let light = Theme::load("light").unwrap();
+    for (w, h) in [(80, 24), (160, 45)] {
+        let app = build(w, h);
+        let text = render(&app, &dark, w, h).backend().to_string();
+        let light_text = render(&app, &light, w, h).backend().to_string();
+        assert_eq!(
+            text, light_text,
+            "{name} {w}x{h}: themes must change styles only"
+        );
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
+    }
+}
+
+/// alice on the Logs pane at `w` x `h`, the pane already opened once.
+fn logs_app(w: u16, h: u16) -> App {
+    let mut app = on(incident(), Tab::Logs);
+    app.size = (w, h);
+    app.logs.auto_started = true;
+    app
+}
+
+#[test]
+fn logs_pane_with_no_grant_says_how_to_get_one() {
+    let mut app = on(incident(), Tab::Logs);
+    app.grants.retain(|_, g| g.user != "alice");
+    let mut r = request(
+        "req-6e5f4a3b2c1d",
+        "alice",
+        "payments",
+        &[LOGS],
+        1800,
+        "Card declines since 02:35",
+        Some("INC-4521"),
+        "02:58:10",
+        1,
+    );
+    r.created_at = t("02:58:10");
+    app.requests.insert(r.id.clone(), r);
+    snap("logs_no_grant", app);
+}
+
+#[test]
+fn logs_pane_following_one_stream() {
+    snap_sized("logs_follow", |w, h| {
+        let mut app = logs_app(w, h);
+        let mut lines = payments_lines(140);
+        let later = lines.split_off(120);
+        let si = stream(&mut app, "payments", lines);
+        let now = app.server_now();
+        app.logs.ingest(si, later, Some(1234), now);
+        app
+    });
+}
+
+#[test]
+fn logs_pane_paused_with_a_search_and_new_lines_below() {
+    snap_sized("logs_search", |w, h| {
+        let mut app = logs_app(w, h);
+        let mut lines = payments_lines(160);
+        let later = lines.split_off(150);
+        stream(&mut app, "payments", lines);
+        press(&mut app, "/");
+        for c in "timeout".chars() {
+            press(&mut app, &c.to_string());
+        }
+        press_code(&mut app, crossterm::event::KeyCode::Enter);
+        press(&mut app, "NN");
+        app.flash = None;
+        let now = app.server_now();
+        app.logs.ingest(0, later, None, now);
+        app
+    });
+}
+
+#[test]
+fn logs_pane_two_streams_wrapped_warn_and_up() {
+    snap_sized("logs_two_streams", |w, h| {
+        let mut app = logs_app(w, h);
+        // Interleaved by time, as they would arrive.
+        let mut all: Vec<(usize, LogLine)> = payments_lines(90)
+            .into_iter()
+            .map(|l| (0, l))
+            .chain(checkout_lines(60).into_iter().map(|l| (1, l)))
+            .collect();
+        all.sort_by_key(|(_, l)| l.ts);
+        app.logs.ensure_stream("payments");
+        app.logs.ensure_stream("checkout-api");
+        for si in 0..2 {
+            app.logs.streams[si].state = StreamState::Live {
+                sub_id: format!("s{si}"),
+            };
+        }
+        let now = app.server_now();
+        for (si, l) in all {
+            app.logs.ingest(si, vec![l], None, now);
+        }
+        press(&mut app, "wLL");
+        app.flash = None;
+        app
+    });
+}
+
+#[test]
+fn logs_pane_when_the_gateway_closed_the_streams() {
+    snap_sized("logs_closed", |w, h| {
+        let mut app = logs_app(w, h);
+        stream(&mut app, "payments", payments_lines(100));
+        stream(&mut app, "checkout-api", checkout_lines(20));
+        // checkout-api's grant ran out; payments' was revoked by dana.
+        for (sub, reason) in [
+            ("sub-checkout-api", CloseReason::GrantExpired),
+            ("sub-payments", CloseReason::GrantRevoked),
+        ] {
+            if reason == CloseReason::GrantRevoked {
+                let g = app.grants.get_mut("grt-7c01d2e3f4a5").unwrap();
+                g.state = GrantState::Revoked;
+                g.revoked_by = Some("dana".into());
+                g.revoke_reason = Some("INC-4521 handed over to the bank team".into());
+            }
+            update(
+                &mut app,
+                crate::console::app::Msg::Net(crate::console::app::NetMsg::Event(Box::new(
+                    crate::protocol::Event::LogsClosed {
+                        sub_id: sub.into(),
+                        reason,
+                    },
+                ))),
+            );
+        }
+        app.flash = None;
+        app
+    });
+}
+
+#[test]
+fn logs_pane_stream_chooser() {
+    snap_sized("logs_streams", |w, h| {
+        let mut app = logs_app(w, h);
+        stream(&mut app, "payments", payments_lines(60));
+        press(&mut app, "sj");
+        app
+    });
+}
+
+#[test]
+fn logs_pane_subscribing() {
+    let mut app = logs_app(80, 24);
+    let si = app.logs.ensure_stream("payments");
+    app.logs.streams[si].state = StreamState::Subscribing {
+        op_id: "op-1".into(),
+    };
+    snap_small("logs_subscribing", app);
+}
+
+#[test]
+fn help_on_the_logs_pane_lists_its_keys() {
+    let mut app = logs_app(80, 24);
+    stream(&mut app, "payments", payments_lines(30));
+    app.overlay = Some(Overlay::Help);
+    snap("help_logs", app);
+}
+
+#[test]
+fn log_levels_and_search_hits_use_the_themes_roles() {
+    for name in ["dark", "light"] {
+        let theme = Theme::load(name).unwrap();
+        let mut app = logs_app(160, 45);
+        stream(&mut app, "payments", payments_lines(60));
+        app.logs.set_search("timeout");
+        let buf = buffer(&app, &theme, 160, 45);
+        let (x, y) = find_row(&buf, "ERROR").expect("an error line");
+        assert_eq!(buf[(x, y)].fg, theme.critical.fg.unwrap(), "{name}");
+        let (x, y) = find_row(&buf, "WARN").expect("a warn line");
+        assert_eq!(buf[(x, y)].fg, theme.warn.fg.unwrap(), "{name}");
+        let (x, y) = find_row(&buf, "timeout after").expect("a hit");
+        assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED), "{name}");
+        assert!(!buf[(x + 8, y)].modifier.contains(Modifier::REVERSED));
+        // The selected (newest) line has the selection's background.
+        let last = views_last_text_row(&app);
+        assert_eq!(buf[(5, last)].bg, theme.selection.bg.unwrap(), "{name}");
+        assert_eq!(buf[(1, last)].symbol(), "›");
+    }
+}
+
+fn views_last_text_row(app: &App) -> u16 {
+    let r = logs_text_rect(app);
+    r.y + r.height - 1
+}
+
+#[test]
+fn nothing_from_a_log_line_can_drive_the_terminal() {
+    let mut app = logs_app(80, 24);
+    stream(
+        &mut app,
+        "payments",
+        vec![LogLine {
+            ts: t("02:59:59"),
+            level: "info".into(),
+            text: "evil \u{1b}]52;c;aGk=\u{7} \u{1b}[2J done".into(),
+        }],
+    );
+    let buf = buffer(&app, &Theme::default(), 80, 24);
+    for cell in &buf.content {
+        assert!(
+            !cell.symbol().chars().any(char::is_control),
+            "{:?}",
+            cell.symbol()
+        );
+    }
+    assert!(find_row(&buf, "done").is_some());
+}
+
+#[test]
+fn a_frame_with_200k_lines_costs_what_one_with_200_does() {
+    let mut app = logs_app(160, 45);
+    let sample = payments_lines(1000);
+    app.logs.ensure_stream("payments");
+    app.logs.streams[0].state = StreamState::Live { sub_id: "s".into() };
+    let now = app.server_now();
+    for _ in 0..200 {
+        app.logs.ingest(0, sample.clone(), None, now);
+    }
+    assert_eq!(app.logs.len(), 200_000);
+    app.logs.set_search("timeout");
+    app.logs
+        .set_filter(LevelFilter::WarnUp, logs_geometry(&app));
+    let theme = Theme::default();
+    let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
+    term.draw(|f| draw(f, &app, &theme)).unwrap();
+    let start = std::time::Instant::now();
+    for _ in 0..20 {
+        term.draw(|f| draw(f, &app, &theme)).unwrap();
+    }
+    eprintln!(
+        "logs pane, 200k lines: {:?} per frame",
+        start.elapsed() / 20
+    );
+    let text = term.backend().to_string();
+    assert!(text.contains("WARN+"));
+    assert!(app.logs.entry(app.logs.end() - 1).unwrap().kind == Kind::Line);
 }

@@ -13,6 +13,8 @@ use super::{READ_BATCH, Source};
 use crate::protocol::ts;
 use crate::sources::{MultiTail, Since, SinceFilter, TailOptions, parse_level, parse_timestamp};
 
+/// How often an idle file is looked at again (a stat and a read).
+const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 /// How far back in bytes a file's history is read at most.
 const HISTORY_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -51,6 +53,8 @@ async fn follow_files(source: Arc<Source>, glob: std::path::PathBuf) {
             max_bytes: HISTORY_BYTES,
         },
         max_line_bytes: source.config.max_line_bytes,
+        // A new line waits half this on average before it is seen.
+        poll_interval: POLL_INTERVAL,
         ..TailOptions::default()
     };
     let mut tail = match MultiTail::open(&glob, opts) {
@@ -73,6 +77,10 @@ async fn follow_files(source: Arc<Source>, glob: std::path::PathBuf) {
             .map(|l| source.line(&l.text, l.history, now))
             .collect();
         source.deliver(lines);
+        // With a file full of unread lines `next_batch` never waits, and
+        // the forwarders this just woke sit in this worker's LIFO slot,
+        // where no other worker can steal them: let them run.
+        tokio::task::yield_now().await;
     }
 }
 
@@ -92,6 +100,7 @@ async fn run_command(source: Arc<Source>, argv: Vec<String>) {
                             let now = ts::now();
                             let lines = batch.iter().map(|t| source.line(t, false, now)).collect();
                             source.deliver(lines);
+                            tokio::task::yield_now().await;
                         }
                         Ok(None) => break,
                         Err(e) => {
