@@ -208,3 +208,69 @@ async fn ctrl_c_quits_and_gives_the_terminal_back() {
         "the alternate screen was not left:\n{screen}"
     );
 }
+
+#[tokio::test]
+async fn the_logs_pane_shows_redacted_lines_finds_them_pauses_and_says_when_the_grant_ends() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("search");
+    std::fs::create_dir_all(&logs).unwrap();
+    let file = logs.join("search.log");
+    std::fs::write(&file, "").unwrap();
+    let gw = support::config_gateway(
+        tmp.path(),
+        &format!(
+            "[services.search.logs]\nfile = {:?}\n",
+            file.to_str().unwrap()
+        ),
+        &["alice"],
+    );
+    // search is approved at once for alice (on call); 15 s to watch it end.
+    let alice = gw.connect("alice").await;
+    alice.call(ask("search", 20)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let screen = console(&gw, "alice", "", dir.path());
+    screen.wait_text("connected");
+    screen.keys(&["4"]);
+    screen.wait_text("search");
+    let append = |line: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        writeln!(f, "{line}").unwrap();
+    };
+    // The stream starts when the pane opens; lines written from then on
+    // arrive (keep writing until the first shows, the reader polls).
+    screen.wait_for("the first line", |s| {
+        append("level=info msg=\"checkout for jane.doe@example.com\"");
+        std::thread::sleep(Duration::from_millis(200));
+        s.contains("checkout for")
+    });
+    append("level=error msg=\"needle timeout talking to the index\"");
+    let shown = screen.wait_text("needle timeout");
+    assert!(shown.contains("[REDACTED:email]"), "{shown}");
+    assert!(
+        !shown.contains("jane.doe"),
+        "a secret reached the screen:\n{shown}"
+    );
+
+    screen.keys(&["/"]);
+    screen.type_text("needle");
+    screen.keys(&["Enter"]);
+    let found = screen.wait_text("1 match");
+    // Jumping to a match stops following; `f` flips it either way.
+    let (now, next) = if found.contains("PAUSED") {
+        ("PAUSED", "FOLLOW")
+    } else {
+        ("FOLLOW", "PAUSED")
+    };
+    assert!(found.contains(now), "{found}");
+    screen.keys(&["f"]);
+    screen.wait_text(next);
+    screen.keys(&["f"]);
+    screen.wait_text(now);
+    screen.wait_for("the expiry banner", |s| {
+        s.contains("expired") && s.contains("r asks for logs:read again")
+    });
+}
