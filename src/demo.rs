@@ -15,15 +15,33 @@ use tokio::task::JoinHandle;
 
 use crate::client::Connection;
 use crate::gateway::config::GatewayConfig;
+use crate::gateway::logs::config::LogSourceConfig;
 use crate::gateway::{self, Running, StartError, auth};
 use crate::protocol::{Capability, Event, Op, RequestState};
+use crate::sim::{SimOptions, SimServices};
 
-/// A running demo: the gateway and its colleagues.
+/// A running demo: the gateway, the simulated services and colleagues.
 pub struct Demo {
     pub gateway: Running,
     pub tokens: BTreeMap<String, String>,
     pub data_dir: PathBuf,
+    pub services: SimServices,
     colleagues: Vec<JoinHandle<()>>,
+}
+
+/// Starts the simulated services under the config's data dir and points
+/// the config's sources at what they write and serve, as a production
+/// config points at real services.
+pub async fn simulated_services(cfg: &mut GatewayConfig) -> Result<SimServices, StartError> {
+    let dir = cfg.server.data_dir.join("sim");
+    let sim = SimServices::start(&dir, SimOptions::default())
+        .await
+        .map_err(|e| StartError::Simulation(e.to_string()))?;
+    for service in sim.services() {
+        let sources = cfg.sources.entry(service.name().to_string()).or_default();
+        sources.logs = Some(LogSourceConfig::file(sim.log_path(service)));
+    }
+    Ok(sim)
 }
 
 impl Demo {
@@ -36,12 +54,13 @@ impl Demo {
             c.abort();
         }
         self.gateway.stop().await;
+        self.services.stop().await;
     }
 }
 
 /// Starts the gateway (loopback, a free port) and the colleagues of `human`.
 pub async fn start(human: &str, data_dir: PathBuf) -> Result<Demo, StartError> {
-    let cfg = GatewayConfig::dev(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir.clone());
+    let mut cfg = GatewayConfig::dev(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir.clone());
     if cfg.policy.user(human).is_none() {
         let known: Vec<&str> = cfg.policy.user_names().collect();
         return Err(StartError::UnknownIdentity(format!(
@@ -50,6 +69,7 @@ pub async fn start(human: &str, data_dir: PathBuf) -> Result<Demo, StartError> {
         )));
     }
     let store = gateway::open_store(&cfg).await?;
+    let services = simulated_services(&mut cfg).await?;
     let users: Vec<String> = cfg.policy.user_names().map(str::to_string).collect();
     let running = gateway::start(cfg, store.clone()).await?;
     let mut tokens = BTreeMap::new();
@@ -109,6 +129,7 @@ pub async fn start(human: &str, data_dir: PathBuf) -> Result<Demo, StartError> {
         gateway: running,
         tokens,
         data_dir,
+        services,
         colleagues,
     })
 }

@@ -17,4 +17,5 @@ pub mod policy;
 pub mod protocol;
 pub mod ratelimit;
 pub mod redact;
+pub mod sim;
 pub mod sources;

@@ -62,8 +62,19 @@ pub async fn run(args: GatewayArgs, json_out: bool) -> CliResult {
         Some(GatewayCommand::Token(cmd)) => return token(cmd, cfg, json_out).await,
         None => {}
     }
+    let mut cfg = cfg;
     let store = gateway::open_store(&cfg).await.map_err(fail)?;
     let dev = args.dev;
+    // Dev mode serves the demo's simulated services' logs and metrics.
+    let sim = if dev {
+        Some(
+            crate::demo::simulated_services(&mut cfg)
+                .await
+                .map_err(fail)?,
+        )
+    } else {
+        None
+    };
     let users: Vec<String> = cfg.policy.user_names().map(str::to_string).collect();
     let data_dir = cfg.server.data_dir.clone();
     let running = gateway::start(cfg, store.clone()).await.map_err(fail)?;
@@ -107,6 +118,9 @@ pub async fn run(args: GatewayArgs, json_out: bool) -> CliResult {
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;
+    if let Some(sim) = sim {
+        sim.stop().await;
+    }
     Ok(())
 }
 

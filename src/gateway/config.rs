@@ -165,11 +165,6 @@ impl GatewayConfig {
     pub fn dev(listen: SocketAddr, data_dir: PathBuf) -> GatewayConfig {
         let mut cfg = Self::parse(DEV_POLICY, Path::new("assets/dev-policy.toml"))
             .expect("the embedded demo policy is valid");
-        // The simulated services write their logs under the data dir.
-        for (name, sources) in cfg.sources.iter_mut() {
-            let path = data_dir.join("sim").join(name).join(format!("{name}.log"));
-            sources.logs = Some(LogSourceConfig::file(path));
-        }
         cfg.server.listen = listen;
         cfg.server.data_dir = data_dir;
         cfg

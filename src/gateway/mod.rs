@@ -9,11 +9,12 @@ pub mod config;
 pub mod engine;
 pub mod hub;
 pub mod logs;
+pub mod metric_sources;
 pub mod metrics;
 pub mod scheduler;
 pub mod server;
-pub mod stream_ops;
 pub mod store;
+pub mod stream_ops;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("{0}")]
     UnknownIdentity(String),
+    #[error("simulated services: {0}")]
+    Simulation(String),
     #[error("audit key {path}: {source}")]
     Key {
         path: std::path::PathBuf,

@@ -491,3 +491,45 @@ fn breakglass_redact_runs_the_gateway_redactor_over_stdin_with_a_service_s_setti
     assert_eq!(code, 4);
     assert!(err.contains("payments"), "names the services it has: {err}");
 }
+
+#[tokio::test]
+async fn the_dev_gateway_streams_the_simulated_services_logs_redacted_until_the_grant_ends() {
+    let gw = Gateway::dev();
+    let mut alice = gw.connect("alice").await;
+    search_grant(&alice, 6).await;
+    let sub = subscribe(&alice, "search", None, Some(300)).await.unwrap();
+    let (lines, reason) = until_closed(&mut alice, &sub).await;
+    assert_eq!(reason, Some(CloseReason::GrantExpired));
+    assert!(
+        lines.len() > 50,
+        "two minutes of history and more: {}",
+        lines.len()
+    );
+    let redacted = lines
+        .iter()
+        .filter(|l| l.text.contains("[REDACTED:"))
+        .count();
+    assert!(redacted > 0, "the simulated logs carry secrets");
+    for l in &lines {
+        for leak in [
+            "eyJ",
+            "Bearer ",
+            "4111 1111",
+            "@example.",
+            "sk_live_",
+            "password=",
+        ] {
+            let rest = l.text.split(leak).nth(1);
+            assert!(
+                rest.is_none_or(|r| r.starts_with("[REDACTED:")),
+                "`{leak}` unredacted in {:?}",
+                l.text
+            );
+        }
+    }
+    let levels: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.level.as_str()).collect();
+    assert!(
+        levels.contains("info") && levels.contains("unknown"),
+        "{levels:?}"
+    );
+}
