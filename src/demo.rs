@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::client::Connection;
 use crate::gateway::config::GatewayConfig;
 use crate::gateway::logs::config::LogSourceConfig;
+use crate::gateway::metric_sources::MetricSourceConfig;
 use crate::gateway::{self, Running, StartError, auth};
 use crate::protocol::{Capability, Event, Op, RequestState};
 use crate::sim::{SimOptions, SimServices};
@@ -40,6 +41,9 @@ pub async fn simulated_services(cfg: &mut GatewayConfig) -> Result<SimServices, 
     for service in sim.services() {
         let sources = cfg.sources.entry(service.name().to_string()).or_default();
         sources.logs = Some(LogSourceConfig::file(sim.log_path(service)));
+        let url = reqwest::Url::parse(&sim.metrics_url(service))
+            .map_err(|e| StartError::Simulation(format!("metrics URL: {e}")))?;
+        sources.metrics = Some(MetricSourceConfig::scrape(vec![url]));
     }
     Ok(sim)
 }

@@ -109,6 +109,17 @@ pub enum Command {
     Audit(AuditCommand),
     /// Print a service's logs (redacted by the gateway); needs a logs:read grant
     Logs(LogsArgs),
+    /// Print a service's charts (latest, min, max, a sparkline); needs a metrics:read grant
+    Metrics {
+        /// Service whose metrics to read
+        service: String,
+        /// How far back, e.g. 15m, 1h
+        #[arg(long, value_name = "DURATION", default_value = "15m")]
+        range: String,
+        /// Only this chart (as the gateway config names it)
+        #[arg(long, value_name = "NAME")]
+        metric: Option<String>,
+    },
     /// Redact stdin to stdout with exactly the gateway's redactor
     Redact {
         /// Gateway config file whose service settings to use

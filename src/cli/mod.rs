@@ -7,6 +7,7 @@ pub mod args;
 mod audit_cmd;
 mod gateway_cmd;
 mod logs_cmd;
+mod metrics_cmd;
 mod output;
 mod redact_cmd;
 mod session;
@@ -132,6 +133,11 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Audit(cmd) => audit_cmd::run(&client, cmd).await,
         Command::Logs(args) => logs_cmd::run(&client, args).await,
+        Command::Metrics {
+            service,
+            range,
+            metric,
+        } => metrics_cmd::run(&client, &service, &range, metric).await,
         Command::Redact { config, service } => {
             redact_cmd::run(config.as_deref(), service.as_deref())
         }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::logs::config::LogSourceConfig;
+use super::metric_sources::MetricSourceConfig;
 use crate::policy::{Policy, PolicyConfigError, PolicyFile, ServiceDef, Settings, UserDef};
 use crate::redact::{Redactor, RedactorConfig};
 
@@ -63,6 +64,7 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceSources {
     pub logs: Option<LogSourceConfig>,
+    pub metrics: Option<MetricSourceConfig>,
     pub redact: RedactorConfig,
 }
 
@@ -128,6 +130,12 @@ impl GatewayConfig {
                 found.logs =
                     Some(LogSourceConfig::from_toml(logs).map_err(|m| source_error("logs", m))?);
             }
+            if let Some(metrics) = table.remove("metrics") {
+                found.metrics = Some(
+                    MetricSourceConfig::from_toml(metrics)
+                        .map_err(|m| source_error("metrics", m))?,
+                );
+            }
             if let Some(redact) = table.remove("redact") {
                 let config: RedactorConfig = redact
                     .try_into()
@@ -184,6 +192,7 @@ mod tests {
         let payments = &cfg.sources["payments"];
         assert!(payments.logs.is_some());
         assert_eq!(payments.redact.extra[0].name, "customer_id");
+        assert!(payments.metrics.is_some() && cfg.sources["checkout"].metrics.is_some());
         assert!(matches!(
             cfg.sources["checkout"].logs.as_ref().map(|l| &l.input),
             Some(super::super::logs::config::LogInput::Command(_))

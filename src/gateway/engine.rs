@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::hub::Hub;
 use super::logs::LogStreams;
+use super::metric_sources::MetricSources;
 use super::metrics::Metrics;
 use super::store::{
     AuditQuery, Commit, OpRecord, RequestQuery, Store, StoreError, StoredReply, Versioned, Write,
@@ -171,6 +172,8 @@ pub struct Engine {
     pub hub: Arc<Hub>,
     /// Log sources and the streams they feed.
     pub logs: Arc<LogStreams>,
+    /// Metric sources (scraped history or Prometheus).
+    pub charts: Arc<MetricSources>,
     pub metrics: Arc<Metrics>,
     deadlines: mpsc::UnboundedSender<Deadline>,
     limiter: Mutex<RateLimiter<String>>,
@@ -183,6 +186,7 @@ impl Engine {
         store: Arc<dyn Store>,
         policy: Arc<Policy>,
         logs: Arc<LogStreams>,
+        charts: Arc<MetricSources>,
         metrics: Arc<Metrics>,
         deadlines: mpsc::UnboundedSender<Deadline>,
         signer: SigningKey,
@@ -195,6 +199,7 @@ impl Engine {
             policy,
             hub,
             logs,
+            charts,
             metrics,
             deadlines,
             limiter: Mutex::new(limiter),
@@ -716,13 +721,14 @@ impl Engine {
                     checkpoints: self.store.checkpoints().await?,
                 })
             }
-            Op::MetricsQuery { service, .. } => {
-                self.covering_grant(me, &service, Capability::MetricsRead)
-                    .await?;
-                Err(OpError::new(
-                    ErrorCode::NotFound,
-                    format!("the gateway has no metrics source configured for `{service}`"),
-                ))
+            Op::MetricsQuery {
+                service,
+                metric,
+                range_s,
+                step_s,
+            } => {
+                self.metrics_query(user, &service, metric, range_s, step_s)
+                    .await
             }
             other => Err(OpError::new(
                 ErrorCode::Internal,

@@ -163,10 +163,19 @@ pub async fn start(cfg: GatewayConfig, store: Arc<dyn Store>) -> Result<Running,
     let signer = load_or_create_key(&cfg.server.data_dir)?;
     let (deadline_tx, deadline_rx) = mpsc::unbounded_channel();
     let streams = Arc::new(logs::LogStreams::new(&cfg.sources));
+    let charts = Arc::new(metric_sources::MetricSources::new(
+        &cfg.sources
+            .iter()
+            .filter_map(|(name, s)| Some((name.clone(), s.metrics.clone()?)))
+            .collect(),
+    ));
+    // A chart needs history the moment someone asks: scraping starts now.
+    charts.start();
     let engine = Arc::new(Engine::new(
         store,
         Arc::new(cfg.policy),
         streams,
+        charts,
         Arc::new(Metrics::default()),
         deadline_tx,
         signer,

@@ -1,8 +1,10 @@
-//! `logs.subscribe` and `logs.unsubscribe`: the ops that need the
-//! connection they arrive on, because the lines go back down it.
+//! The data ops: `logs.subscribe` and `logs.unsubscribe`, which need the
+//! connection they arrive on because the lines go back down it, and
+//! `metrics.query`.
 //!
 //! Rule 1 (no grant, no data) and rule 6 (audited before acknowledged) are
-//! checked here; the streaming itself is `logs`.
+//! checked here; the streaming itself is `logs`, the charts
+//! `metric_sources`. A refused attempt is recorded too.
 
 use std::time::Instant;
 
@@ -89,6 +91,51 @@ impl Engine {
                 format!("{} is not a streaming op", other.name()),
             )),
         }
+    }
+
+    /// `metrics.query`: the grant, then the audit record, then the data.
+    pub(super) async fn metrics_query(
+        &self,
+        user: &UserInfo,
+        service: &str,
+        metric: Option<String>,
+        range_s: u64,
+        step_s: u64,
+    ) -> Result<ReplyBody, OpError> {
+        let query = json!({"metric": metric, "range_s": range_s, "step_s": step_s});
+        let allowed = match self
+            .covering_grant(&user.name, service, Capability::MetricsRead)
+            .await
+        {
+            Ok(grant) if self.charts.has_source(service) => Ok(grant),
+            Ok(_) => Err(OpError::new(
+                ErrorCode::NotFound,
+                format!("the gateway has no metrics source configured for `{service}`"),
+            )),
+            Err(e) => Err(e),
+        };
+        let grant = match allowed {
+            Ok(grant) => grant,
+            Err(OpError(body)) => {
+                let detail = json!({"code": body.code, "message": body.message, "query": query});
+                if let Err(e) = self
+                    .record(&user.name, "metrics.query.refused", service, detail)
+                    .await
+                {
+                    tracing::error!(error = %e.0, "could not record a refused metrics query");
+                }
+                return Err(OpError(body));
+            }
+        };
+        let detail = json!({"grant_id": grant.id, "query": query});
+        self.record(&user.name, "metrics.query", service, detail)
+            .await?;
+        let series = self
+            .charts
+            .query(service, metric.as_deref(), range_s, step_s)
+            .await
+            .map_err(|e| OpError::new(e.code(), e.to_string()))?;
+        Ok(ReplyBody::Series { series })
     }
 
     async fn subscribe(

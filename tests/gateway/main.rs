@@ -6,6 +6,7 @@ mod audit;
 mod faults;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod support;
 
 use std::time::Duration;

@@ -490,7 +490,7 @@ mod tests {
             "svc".to_string(),
             ServiceSources {
                 logs: Some(LogSourceConfig::file(dir.join("svc.log"))),
-                redact: Default::default(),
+                ..Default::default()
             },
         );
         LogStreams::new(&sources)

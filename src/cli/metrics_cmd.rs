@@ -1,0 +1,129 @@
+//! `breakglass metrics SERVICE [--range 15m] [--metric NAME]`: a service's
+//! charts as one line each (latest value, min, max, a sparkline), or the
+//! series as JSON for scripts.
+
+use serde_json::json;
+
+use super::args::ClientArgs;
+use super::session::Session;
+use super::{CliError, CliResult, print, protocol};
+use crate::duration::parse_duration;
+use crate::protocol::{Op, Series};
+
+/// Points a sparkline is squeezed into.
+const SPARK_WIDTH: usize = 40;
+
+pub async fn run(
+    client: &ClientArgs,
+    service: &str,
+    range: &str,
+    metric: Option<String>,
+) -> CliResult {
+    let range_s = parse_duration(range)
+        .map(|d| d.as_secs())
+        .map_err(|e| CliError::usage(format!("--range {range}: {e}")))?;
+    // About one point per sparkline cell; the gateway raises it to what it has.
+    let step_s = (range_s / SPARK_WIDTH as u64).max(1);
+    let mut session = Session::open(client).await?;
+    let mut reply = session
+        .act(Op::MetricsQuery {
+            service: service.to_string(),
+            metric,
+            range_s,
+            step_s,
+        })
+        .await?;
+    let series: Vec<Series> = reply.take("series").map_err(protocol)?;
+    print(client, &json!({ "series": series }), || {
+        series.iter().map(describe).collect()
+    });
+    Ok(())
+}
+
+/// One chart as a line of text.
+fn describe(s: &Series) -> String {
+    let values: Vec<f64> = s.points.iter().map(|p| p.1).collect();
+    let Some(latest) = values.last() else {
+        return format!("{:<14} {:<6} no data yet\n", s.name, s.unit);
+    };
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(
+        "{:<14} {:<6} latest {:>10}  min {:>10}  max {:>10}  {}\n",
+        s.name,
+        s.unit,
+        number(*latest),
+        number(min),
+        number(max),
+        sparkline(&values, SPARK_WIDTH)
+    )
+}
+
+fn number(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{:.3e}", v)
+    } else if v.abs() >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The values as block characters, the highest of each cell's points kept
+/// so that a spike shows.
+fn sparkline(values: &[f64], width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if values.is_empty() || width == 0 {
+        return String::new();
+    }
+    let cells = values.len().min(width);
+    let per = values.len().div_ceil(cells);
+    let peaks: Vec<f64> = values
+        .chunks(per)
+        .map(|c| c.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+        .collect();
+    let lo = peaks.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = peaks.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    peaks
+        .iter()
+        .map(|v| {
+            if hi <= lo {
+                BARS[0]
+            } else {
+                BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sparkline_keeps_a_spike_and_fits_its_width() {
+        let mut values = vec![1.0; 100];
+        values[37] = 50.0;
+        let line = sparkline(&values, 10);
+        assert_eq!(line.chars().count(), 10);
+        assert_eq!(line.chars().filter(|c| *c == '█').count(), 1, "{line}");
+        assert_eq!(sparkline(&[3.0, 3.0], 10), "▁▁");
+    }
+
+    #[test]
+    fn a_chart_reads_as_one_line() {
+        let s = Series {
+            name: "latency_p99".into(),
+            unit: "ms".into(),
+            points: vec![(0, 120.0), (1, 2100.0), (2, 130.5)],
+        };
+        let line = describe(&s);
+        assert!(line.starts_with("latency_p99    ms     latest"), "{line}");
+        assert!(line.contains("max       2100"), "{line}");
+        let empty = Series {
+            points: vec![],
+            ..s
+        };
+        assert!(describe(&empty).contains("no data yet"));
+    }
+}
