@@ -1,0 +1,260 @@
+//! `metrics.query` figures, issue 5: `cargo bench --bench metrics`.
+//!
+//! A real Prometheus (Debian's `prometheus`, or $BREAKGLASS_TEST_PROMETHEUS)
+//! scrapes the demo's simulated `search` service every second; an
+//! in-process gateway has a `prometheus` source with 4 named PromQL
+//! queries for `search`. Then, 200 times each, alternating:
+//!
+//! * through the gateway: `metrics.query` (1 h range, 4 series, step 15 s:
+//!   240 points each) over a real WebSocket, grant checked and the query
+//!   audited (an fsynced append) before the answer;
+//! * straight to Prometheus: the same 4 `query_range` calls with reqwest,
+//!   concurrently (as the gateway makes them).
+//!
+//! Prints p50/p99 of both and the overhead ratio (target ≤ 1.2×).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use breakglass::client::Connection;
+use breakglass::gateway::config::{DEV_POLICY, GatewayConfig};
+use breakglass::gateway::metric_sources::http_client;
+use breakglass::gateway::{self, auth};
+use breakglass::protocol::{Capability, Op, Series};
+use breakglass::sim::{Service, SimOptions, SimServices};
+use futures_util::future::join_all;
+
+const ROUNDS: usize = 200;
+const RANGE_S: u64 = 3600;
+const STEP_S: u64 = 15;
+const QUERIES: [(&str, &str, &str); 4] = [
+    ("rps", "sum(rate(http_requests_total[1m]))", "req/s"),
+    (
+        "error_ratio",
+        "100 * sum(rate(http_requests_total{code=~\"5..\"}[1m])) / sum(rate(http_requests_total[1m]))",
+        "%",
+    ),
+    (
+        "latency_p99",
+        "1000 * histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[1m])))",
+        "ms",
+    ),
+    ("memory", "sum(process_resident_memory_bytes)", "bytes"),
+];
+
+struct Prometheus(Child);
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    let bin = std::env::var_os("BREAKGLASS_TEST_PROMETHEUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus"));
+    if !bin.is_file() {
+        println!(
+            "SKIPPED: no Prometheus at {} (apt-get install prometheus, or set BREAKGLASS_TEST_PROMETHEUS)",
+            bin.display()
+        );
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(&bin));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn start_prometheus(bin: &Path, dir: &Path, target: SocketAddr) -> (Prometheus, SocketAddr) {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: search\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .expect("write prometheus.yml");
+    let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address={listen}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    (Prometheus(child), listen)
+}
+
+fn config(data_dir: &Path, prometheus: SocketAddr) -> GatewayConfig {
+    let mut text = DEV_POLICY
+        .replace("ops_burst = 100", "ops_burst = 1000000")
+        .replace("ops_per_sec = 20.0", "ops_per_sec = 1000000.0");
+    text.push_str(&format!(
+        "\n[services.search.metrics]\nprometheus = \"http://{prometheus}\"\n[services.search.metrics.queries]\n"
+    ));
+    for (name, promql, unit) in QUERIES {
+        text.push_str(&format!(
+            "{name} = {{ promql = '{promql}', unit = \"{unit}\" }}\n"
+        ));
+    }
+    let mut cfg = GatewayConfig::parse(&text, Path::new("bench")).expect("bench config parses");
+    cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.server.data_dir = data_dir.join("gateway");
+    cfg
+}
+
+async fn run(bin: &Path) {
+    let dir = tempfile::Builder::new()
+        .prefix("breakglass-metrics-bench-")
+        .tempdir()
+        .expect("temporary directory");
+    let sim = SimServices::start(&dir.path().join("sim"), SimOptions::default())
+        .await
+        .expect("simulated services");
+    let (_prometheus, listen) =
+        start_prometheus(bin, dir.path(), sim.metrics_addr(Service::Search));
+    let client = http_client().expect("http client");
+    let base = format!("http://{listen}");
+    let ready = Instant::now();
+    while !client
+        .get(format!("{base}/-/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            ready.elapsed() < Duration::from_secs(60),
+            "prometheus not ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cfg = config(dir.path(), listen);
+    let running = {
+        let store = gateway::open_store(&cfg).await.expect("store");
+        gateway::start(cfg, store).await.expect("gateway")
+    };
+    let minted = auth::mint("alice", None, "bench");
+    running
+        .engine
+        .store
+        .insert_token(minted.record)
+        .await
+        .expect("token");
+    let conn = Connection::connect(&running.ws_url(), &minted.token)
+        .await
+        .expect("connect");
+    conn.call(Op::RequestCreate {
+        service: "search".into(),
+        capabilities: vec![Capability::MetricsRead],
+        duration_s: 7200,
+        reason: "metrics bench".into(),
+        ticket: None,
+        break_glass: false,
+    })
+    .await
+    .expect("a grant");
+    // Wait until Prometheus has a rate to give.
+    let started = Instant::now();
+    loop {
+        let series = through_gateway(&conn).await;
+        if series
+            .iter()
+            .any(|s| s.name == "rps" && !s.points.is_empty())
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "no data from prometheus"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let points: usize = through_gateway(&conn)
+        .await
+        .iter()
+        .map(|s| s.points.len())
+        .sum();
+    println!(
+        "4 series, {points} points in all (Prometheus has ~{} s of data)",
+        started.elapsed().as_secs()
+    );
+    let (mut gw, mut direct) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        std::hint::black_box(through_gateway(&conn).await);
+        gw.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        std::hint::black_box(straight(&client, &base).await);
+        direct.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let (g50, g99) = (pct(&mut gw, 50.0), pct(&mut gw, 99.0));
+    let (d50, d99) = (pct(&mut direct, 50.0), pct(&mut direct, 99.0));
+    println!("through the gateway (metrics.query, audited): p50 {g50:.2} ms, p99 {g99:.2} ms");
+    println!("straight to Prometheus (4 × query_range):     p50 {d50:.2} ms, p99 {d99:.2} ms");
+    let ratio = g50 / d50;
+    println!(
+        "SUMMARY metrics: gateway p50 {g50:.2} ms vs direct {d50:.2} ms, overhead {ratio:.2}× (target ≤ 1.2×{})",
+        if ratio <= 1.2 { " ✔" } else { " ✘" }
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(5), running.stop()).await;
+    sim.stop().await;
+}
+
+async fn through_gateway(conn: &Connection) -> Vec<Series> {
+    let mut reply = conn
+        .call(Op::MetricsQuery {
+            service: "search".into(),
+            metric: None,
+            range_s: RANGE_S,
+            step_s: STEP_S,
+        })
+        .await
+        .expect("metrics.query");
+    reply.take("series").expect("series")
+}
+
+async fn straight(client: &reqwest::Client, base: &str) -> Vec<serde_json::Value> {
+    let end = chrono::Utc::now().timestamp() / STEP_S as i64 * STEP_S as i64;
+    let start = end - RANGE_S as i64;
+    join_all(QUERIES.iter().map(|(_, promql, _)| async move {
+        client
+            .get(format!("{base}/api/v1/query_range"))
+            .query(&[
+                ("query", promql.to_string()),
+                ("start", start.to_string()),
+                ("end", end.to_string()),
+                ("step", STEP_S.to_string()),
+            ])
+            .send()
+            .await
+            .expect("query_range")
+            .json::<serde_json::Value>()
+            .await
+            .expect("json")
+    }))
+    .await
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
