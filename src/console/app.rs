@@ -12,6 +12,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui_textarea::TextArea;
 
 use super::logs::LogsState;
+use super::metrics::MetricsState;
 use crate::protocol::{
     AccessRequest, AuditEntry, Capability, CatalogService, ErrorBody, Event, Grant, GrantState, Op,
     RequestState, Session, UserInfo,
@@ -207,6 +208,8 @@ pub enum Overlay {
     Confirm(Confirm),
     /// The Logs pane's stream chooser (`s`), with its cursor.
     Streams(usize),
+    /// The Metrics pane's service chooser (`s`), with its cursor.
+    ChartServices(usize),
 }
 
 /// An alert pushed by the gateway (leads), newest first.
@@ -438,6 +441,8 @@ pub struct App {
     pub chain: Option<(bool, String)>,
     /// The Logs pane: buffer, streams, view, search.
     pub logs: LogsState,
+    /// The Metrics pane: service, range, the last answer, the refreshes.
+    pub metrics: MetricsState,
     /// How copies reach the clipboard (the runtime decides at start).
     pub clipboard: ClipVia,
     /// Bumped by every change that needs a redraw.
@@ -475,6 +480,7 @@ impl App {
             journal: None,
             chain: None,
             logs: LogsState::default(),
+            metrics: MetricsState::default(),
             clipboard: ClipVia::System,
             generation: 0,
         }

@@ -4,7 +4,8 @@
 //! over global ones (first matching rule wins), and a binding may hold only
 //! in a state of its pane ([`When`]): in the Logs pane `n`/`N` move between
 //! search matches while a search is active, and `n` is "new request"
-//! otherwise, as everywhere else.
+//! otherwise, as everywhere else; `r` asks again for access only once a
+//! stream or the charts stopped for want of it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -50,6 +51,11 @@ pub enum Action {
     CopyLine,
     CopyView,
     AskAgain,
+    // The Metrics pane.
+    ChartService,
+    ZoomIn,
+    ZoomOut,
+    RefreshCharts,
 }
 
 /// When a binding holds, beyond its scope.
@@ -60,6 +66,8 @@ pub enum When {
     Searching,
     /// A log stream was closed by the gateway or refused.
     StreamClosed,
+    /// The charted service's metrics:read grant has ended.
+    ChartsEnded,
 }
 
 /// The state the conditional bindings look at.
@@ -67,6 +75,7 @@ pub enum When {
 pub struct Ctx {
     pub searching: bool,
     pub stream_closed: bool,
+    pub charts_ended: bool,
 }
 
 impl Ctx {
@@ -74,6 +83,7 @@ impl Ctx {
         Ctx {
             searching: app.logs.search.is_some(),
             stream_closed: app.logs.streams.iter().any(|s| s.state.needs_banner()),
+            charts_ended: super::metrics_update::ended(app),
         }
     }
 
@@ -82,6 +92,7 @@ impl Ctx {
             When::Always => true,
             When::Searching => self.searching,
             When::StreamClosed => self.stream_closed,
+            When::ChartsEnded => self.charts_ended,
         }
     }
 }
@@ -372,6 +383,79 @@ pub const BINDINGS: &[Binding] = &[
         true,
         When::StreamClosed,
     ),
+    bw(
+        K::Char('r'),
+        NONE,
+        A::AskAgain,
+        P(Tab::Metrics),
+        "r",
+        "ask again: metrics:read on the charted service",
+        true,
+        When::ChartsEnded,
+    ),
+    b(
+        K::Char('s'),
+        NONE,
+        A::ChartService,
+        P(Tab::Metrics),
+        "s",
+        "service: whose charts to show",
+        true,
+    ),
+    b(
+        K::Char('['),
+        NONE,
+        A::ZoomIn,
+        P(Tab::Metrics),
+        "[",
+        "zoom in: shorter range (6h → 1h → 15m → 5m)",
+        true,
+    ),
+    b(
+        K::Char('-'),
+        NONE,
+        A::ZoomIn,
+        P(Tab::Metrics),
+        "-",
+        "zoom in: shorter range (6h → 1h → 15m → 5m)",
+        false,
+    ),
+    b(
+        K::Char(']'),
+        NONE,
+        A::ZoomOut,
+        P(Tab::Metrics),
+        "]",
+        "zoom out: longer range (5m → 15m → 1h → 6h)",
+        true,
+    ),
+    b(
+        K::Char('+'),
+        NONE,
+        A::ZoomOut,
+        P(Tab::Metrics),
+        "+",
+        "zoom out: longer range (5m → 15m → 1h → 6h)",
+        false,
+    ),
+    b(
+        K::Char('='),
+        NONE,
+        A::ZoomOut,
+        P(Tab::Metrics),
+        "=",
+        "zoom out: longer range (5m → 15m → 1h → 6h)",
+        false,
+    ),
+    b(
+        K::Char('R'),
+        SHIFT,
+        A::RefreshCharts,
+        P(Tab::Metrics),
+        "R",
+        "refresh: query the charts now (each query is audited)",
+        true,
+    ),
     b(
         K::Char('c'),
         KeyModifiers::CONTROL,
@@ -636,6 +720,38 @@ mod tests {
             lookup_in(&key('r'), Tab::Logs, closed),
             Some(Action::AskAgain)
         );
+    }
+
+    #[test]
+    fn the_metrics_pane_zooms_with_brackets_or_minus_plus_and_r_asks_again_once_ended() {
+        let tab = Tab::Metrics;
+        let plus = KeyEvent::new(KeyCode::Char('+'), KeyModifiers::SHIFT);
+        assert_eq!(lookup(&key('['), tab), Some(Action::ZoomIn));
+        assert_eq!(lookup(&key('-'), tab), Some(Action::ZoomIn));
+        assert_eq!(lookup(&key(']'), tab), Some(Action::ZoomOut));
+        assert_eq!(lookup(&plus, tab), Some(Action::ZoomOut));
+        assert_eq!(lookup(&key('='), tab), Some(Action::ZoomOut));
+        assert_eq!(lookup(&key('s'), tab), Some(Action::ChartService));
+        // R refreshes the charts here and reloads everything elsewhere.
+        let shift_r = KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT);
+        assert_eq!(lookup(&shift_r, tab), Some(Action::RefreshCharts));
+        assert_eq!(lookup(&shift_r, Tab::Logs), Some(Action::Refresh));
+        assert_eq!(lookup_in(&key('r'), tab, Ctx::default()), None);
+        let ended = Ctx {
+            charts_ended: true,
+            ..Ctx::default()
+        };
+        assert_eq!(lookup_in(&key('r'), tab, ended), Some(Action::AskAgain));
+        // The Logs pane's closed streams do not make r work here.
+        let closed = Ctx {
+            stream_closed: true,
+            ..Ctx::default()
+        };
+        assert_eq!(lookup_in(&key('r'), tab, closed), None);
+        let f = footer_in(tab, ended);
+        assert_eq!(f[0].0, "r", "what is new comes first: {f:?}");
+        assert!(f.contains(&("[", "zoom in")) && f.contains(&("]", "zoom out")));
+        assert!(!f.iter().any(|(k, _)| *k == "-" || *k == "+"));
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod clipboard;
 pub mod keymap;
 pub mod logs;
 mod logs_update;
+pub mod metrics;
+mod metrics_update;
 pub mod net;
 pub mod runtime;
 pub mod theme;

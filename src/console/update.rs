@@ -16,6 +16,7 @@ use super::app::{
 };
 use super::keymap::{self, Action};
 use super::logs_update;
+use super::metrics_update;
 use crate::duration::{format_duration, parse_duration};
 use crate::protocol::{AccessRequest, Event, GrantState, Op, RequestState};
 
@@ -78,6 +79,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Resize(w, h) => {
             app.size = (w, h);
             logs_update::on_resize(app);
+            metrics_update::on_resize(app);
             Vec::new()
         }
         Msg::Key(key) if key.kind == KeyEventKind::Press => on_key(app, key),
@@ -91,6 +93,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     };
     // The Logs pane starts its first stream by itself once it is on screen.
     effects.extend(logs_update::auto_start(app));
+    // The Metrics pane queries while on screen, when due.
+    effects.extend(metrics_update::poll(app));
     effects
 }
 
@@ -120,6 +124,7 @@ fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
         NetMsg::Down { reason, retry_at } => {
             app.link = Link::Down { reason, retry_at };
             logs_update::on_down(app);
+            metrics_update::on_down(app);
             // Replies to what was in flight will never come.
             let lost = std::mem::take(&mut app.in_flight);
             if let Some(f) = lost.values().next() {
@@ -178,6 +183,9 @@ fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
         }
         NetMsg::Reply { op_id, result } => {
             if let Some(effects) = logs_update::on_reply(app, &op_id, &result) {
+                return effects;
+            }
+            if let Some(effects) = metrics_update::on_reply(app, &op_id, &result) {
                 return effects;
             }
             let what = app
@@ -298,6 +306,7 @@ fn on_event(app: &mut App, event: Event) -> Vec<Effect> {
             }
             app.grants.insert(grant.id.clone(), grant.clone());
             effects.extend(logs_update::on_grant(app, &grant));
+            metrics_update::on_grant(app, &grant);
         }
         Event::AuditAppended { entry } => {
             app.audit.push_front(entry);
@@ -380,6 +389,9 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
 
 fn act(app: &mut App, action: Action) -> Vec<Effect> {
     if let Some(effects) = logs_update::act(app, action) {
+        return effects;
+    }
+    if let Some(effects) = metrics_update::act(app, action) {
         return effects;
     }
     match action {
@@ -502,6 +514,10 @@ fn act(app: &mut App, action: Action) -> Vec<Effect> {
         | Action::CopyLine
         | Action::CopyView
         | Action::AskAgain => Vec::new(),
+        // The Metrics pane's own keys (handled above when it is on screen).
+        Action::ChartService | Action::ZoomIn | Action::ZoomOut | Action::RefreshCharts => {
+            Vec::new()
+        }
     }
 }
 
@@ -752,6 +768,7 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent) -> Vec<Effect>
         Overlay::Prompt(p) => on_prompt_key(app, p, key),
         Overlay::Confirm(c) => on_confirm_key(app, c, key),
         Overlay::Streams(cursor) => logs_update::on_streams_key(app, cursor, key),
+        Overlay::ChartServices(cursor) => metrics_update::on_services_key(app, cursor, key),
     }
 }
 
@@ -1127,7 +1144,9 @@ pub fn tab_spans(app: &App) -> Vec<(Tab, u16, u16)> {
 }
 
 fn on_mouse(app: &mut App, m: crossterm::event::MouseEvent) -> Vec<Effect> {
-    if m.row != super::views::TAB_ROW && logs_update::on_mouse(app, &m).is_some() {
+    if m.row != super::views::TAB_ROW
+        && (logs_update::on_mouse(app, &m).is_some() || metrics_update::on_mouse(app, &m).is_some())
+    {
         return Vec::new();
     }
     match m.kind {
@@ -1155,14 +1174,18 @@ fn on_mouse(app: &mut App, m: crossterm::event::MouseEvent) -> Vec<Effect> {
     Vec::new()
 }
 
-/// The local time `update` should be told about next (a flash expiring or
-/// the next countdown second), for the runtime's timer.
+/// The local time `update` should be told about next (a flash expiring,
+/// the next countdown second or the next chart refresh), for the
+/// runtime's timer.
 pub fn next_wakeup(app: &App, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let mut next = app.flash.as_ref().map(|f| f.until);
     if app.countdown_visible() {
         let ms = now.timestamp_subsec_millis() as i64;
         let tick = now + chrono::Duration::milliseconds(1000 - ms);
         next = Some(next.map_or(tick, |n| n.min(tick)));
+    }
+    if let Some(due) = metrics_update::next_wakeup(app) {
+        next = Some(next.map_or(due, |n| n.min(due)));
     }
     next
 }

@@ -128,13 +128,15 @@ impl Engine {
             }
         };
         let detail = json!({"grant_id": grant.id, "query": query});
-        self.record(&user.name, "metrics.query", service, detail)
-            .await?;
-        let series = self
-            .charts
-            .query(service, metric.as_deref(), range_s, step_s)
-            .await
-            .map_err(|e| OpError::new(e.code(), e.to_string()))?;
+        // The append and the upstream query overlap, but nothing is answered
+        // until both are done: the data leaves only once the access is in
+        // the chain.
+        let (recorded, answered) = tokio::join!(
+            self.record(&user.name, "metrics.query", service, detail),
+            self.charts.query(service, metric.as_deref(), range_s, step_s)
+        );
+        recorded?;
+        let series = answered.map_err(|e| OpError::new(e.code(), e.to_string()))?;
         Ok(ReplyBody::Series { series })
     }
 

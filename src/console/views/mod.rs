@@ -19,8 +19,8 @@ mod fmt;
 mod form;
 mod grants;
 mod logs;
+mod metrics;
 mod overlays;
-mod placeholder;
 mod queue;
 mod sessions;
 #[cfg(test)]
@@ -81,7 +81,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             Tab::Queue => queue::draw(frame, app, theme, pane),
             Tab::Sessions => sessions::draw(frame, app, theme, pane),
             Tab::Logs => logs::draw(frame, app, theme, pane),
-            Tab::Metrics => placeholder::draw(frame, app, theme, pane, app.tab),
+            Tab::Metrics => metrics::draw(frame, app, theme, pane),
             Tab::Audit => audit::draw(frame, app, theme, pane),
         }
         draw_footer(
@@ -131,6 +131,19 @@ pub fn logs_geometry(app: &App) -> Geometry {
         width: r.width,
         height: r.height,
     }
+}
+
+/// Columns of curve each chart of the Metrics pane has at `app.size`:
+/// `update` asks for about one point per column.
+pub fn metrics_plot_cols(app: &App) -> u16 {
+    let (w, h) = app.size;
+    metrics::plot_cols(app, pane_area(Rect::new(0, 0, w, h)))
+}
+
+/// The last row of charts the Metrics pane can scroll to at `app.size`.
+pub fn metrics_scroll_max(app: &App) -> usize {
+    let (w, h) = app.size;
+    metrics::scroll_max(app, pane_area(Rect::new(0, 0, w, h)))
 }
 
 /// The pane area between the tab row and the footer.

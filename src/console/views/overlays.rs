@@ -22,6 +22,9 @@ pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme, overlay: &Overla
         Overlay::Prompt(p) => prompt(frame, theme, area, p),
         Overlay::Confirm(c) => confirm(frame, app, theme, area, c),
         Overlay::Streams(cursor) => super::logs::draw_streams(frame, app, theme, area, *cursor),
+        Overlay::ChartServices(cursor) => {
+            super::metrics::draw_services(frame, app, theme, area, *cursor)
+        }
     }
 }
 

@@ -16,11 +16,12 @@ use crate::console::app::{
     Alert, App, Confirm, Flash, FormField, Level, Link, Overlay, Palette, Prompt, PromptFor, Tab,
 };
 use crate::console::logs::{Kind, LevelFilter, StreamState};
+use crate::console::metrics::{Charts, Failure, Query as MetricsQuery, Range as MetricsRange};
 use crate::console::theme::Theme;
 use crate::console::update::{new_form, update};
 use crate::protocol::{
-    AccessRequest, Approval, AuditEntry, Capability, CatalogService, CloseReason, Grant,
-    GrantState, LogLine, RequestState, Session, UserInfo,
+    AccessRequest, Approval, AuditEntry, Capability, CatalogService, CloseReason, ErrorCode, Grant,
+    GrantState, LogLine, RequestState, Series, Session, UserInfo,
 };
 
 const LOGS: Capability = Capability::LogsRead;
@@ -568,11 +569,6 @@ fn sessions_pane() {
 #[test]
 fn logs_pane_before_streaming_lists_what_can_be_streamed() {
     snap("logs", on(incident(), Tab::Logs));
-}
-
-#[test]
-fn metrics_pane() {
-    snap("metrics", on(incident(), Tab::Metrics));
 }
 
 #[test]
@@ -1369,4 +1365,243 @@ fn a_frame_with_200k_lines_costs_what_one_with_200_does() {
     let text = term.backend().to_string();
     assert!(text.contains("WARN+"));
     assert!(app.logs.entry(app.logs.end() - 1).unwrap().kind == Kind::Line);
+}
+
+// ---- the Metrics pane ----
+
+/// payments over the 15 minutes to 03:00:00, one point every 10 s, as the
+/// demo's incident unfolds: calm (p99 ~120 ms, 0.5 % errors, ~420 req/s),
+/// a scrape gap at 02:47, the latency spike from 02:51 (p99 ~2 s), then
+/// the error burst from 02:55 (~20 % errors, fewer requests, and the p99
+/// back down to ~0.5 s as requests fail fast), still on at 03:00.
+fn payments_series() -> Vec<Series> {
+    let end = t("03:00:00").timestamp_millis();
+    let start = end - 900_000;
+    let at = |hms: &str| t(hms).timestamp_millis();
+    let (gap_from, gap_to) = (at("02:47:00"), at("02:47:50"));
+    let (spike, burst, fade) = (at("02:51:00"), at("02:55:00"), at("02:56:30"));
+    // 0 → 1 over `secs` seconds from `from`.
+    let ramp = |ms: i64, from: i64, secs: f64| ((ms - from) as f64 / 1000.0 / secs).clamp(0.0, 1.0);
+    let mut rps = Vec::new();
+    let mut errors = Vec::new();
+    let mut p99 = Vec::new();
+    let mut memory = Vec::new();
+    let mut ms = start + 10_000;
+    let mut i = 0.0f64;
+    while ms <= end {
+        // Scrape jitter: stamped a little after each step.
+        let ts = ms + 230 + ((i * 7.0) as i64 % 5) * 40;
+        if !(gap_from..=gap_to).contains(&ms) {
+            let wobble = (i * 0.7).sin() + 0.5 * (i * 2.3).cos();
+            let slow = ramp(ms, spike, 40.0) * (1.0 - ramp(ms, fade, 60.0));
+            let failing = ramp(ms, burst, 30.0);
+            rps.push((ts, 418.0 + 9.0 * wobble - 90.0 * failing));
+            errors.push((
+                ts,
+                0.5 + 0.08 * wobble + 1.5 * slow + 19.6 * failing + 0.4 * wobble * failing,
+            ));
+            p99.push((
+                ts,
+                121.0
+                    + 6.0 * wobble
+                    + 1860.0 * slow
+                    + (340.0 + 25.0 * wobble) * failing * (1.0 - slow),
+            ));
+            memory.push((ts, (512.0 + 0.09 * i + 1.5 * wobble) * 1024.0 * 1024.0));
+        }
+        ms += 10_000;
+        i += 1.0;
+    }
+    let series = |name: &str, unit: &str, points: Vec<(i64, f64)>| Series {
+        name: name.into(),
+        unit: unit.into(),
+        points,
+    };
+    vec![
+        series("rps", "req/s", rps),
+        series("error_ratio", "%", errors),
+        series("latency_p99", "ms", p99),
+        series("memory", "bytes", memory),
+    ]
+}
+
+/// alice on the Metrics pane at `w` x `h`, charting payments (answered
+/// at 03:00:00, 15 minutes, 10 s steps).
+fn metrics_app(w: u16, h: u16) -> App {
+    let mut app = on(incident(), Tab::Metrics);
+    app.size = (w, h);
+    app.metrics.service = Some("payments".into());
+    app.metrics.attempted = Some(("payments".into(), MetricsRange::M15));
+    app.metrics.charts = Some(Charts {
+        service: "payments".into(),
+        range: MetricsRange::M15,
+        step_s: 10,
+        series: payments_series(),
+        at: t("03:00:00"),
+    });
+    app
+}
+
+#[test]
+fn metrics_pane_in_the_middle_of_the_incident() {
+    snap_sized("metrics", metrics_app);
+}
+
+#[test]
+fn metrics_pane_shows_the_incident_in_figures_too() {
+    for (w, h) in [(80, 24), (160, 45)] {
+        let app = metrics_app(w, h);
+        let text = render(&app, &Theme::default(), w, h).backend().to_string();
+        for needle in [
+            "latency_p99 (ms)",
+            "error_ratio (%)",
+            "rps (req/s)",
+            "memory (bytes)",
+        ] {
+            assert!(text.contains(needle), "{w}x{h}: {needle}");
+        }
+        // The p99 jump and the error burst, in the titles' figures.
+        assert!(text.contains("min 112 ms · max 1,988 ms"), "{w}x{h}");
+        assert!(
+            text.contains("now 19.7%  min 0.384% · max 22.1%"),
+            "{w}x{h}"
+        );
+        assert!(text.contains("[15m]"));
+        assert!(text.contains("refreshed 03:00:00 · every 10s"), "{w}x{h}");
+    }
+}
+
+#[test]
+fn metrics_pane_when_a_refresh_failed_keeps_the_charts_marked_stale() {
+    snap_sized("metrics_stale", |w, h| {
+        let mut app = metrics_app(w, h);
+        app.local_now = t("03:00:21");
+        app.metrics.failure = Some(Failure {
+            service: "payments".into(),
+            code: ErrorCode::AuditUnavailable,
+            message: "the gateway cannot write its audit trail".into(),
+            at: t("03:00:20"),
+        });
+        app
+    });
+}
+
+/// The payments grant ran out at 03:00:00.
+fn metrics_ended(w: u16, h: u16) -> App {
+    let mut app = metrics_app(w, h);
+    app.local_now = t("03:00:30");
+    let g = app.grants.get_mut("grt-7c01d2e3f4a5").unwrap();
+    g.state = GrantState::Expired;
+    g.expires_at = t("03:00:00");
+    g.ended_at = Some(t("03:00:00"));
+    app.metrics.charts.as_mut().unwrap().at = t("02:59:55");
+    app
+}
+
+#[test]
+fn metrics_pane_when_the_grant_ended_keeps_the_charts_greyed() {
+    snap_sized("metrics_ended", metrics_ended);
+}
+
+#[test]
+fn curves_take_their_series_colour_and_grey_out_when_the_grant_ends() {
+    for name in ["dark", "light"] {
+        let theme = Theme::load(name).unwrap();
+        let braille = |buf: &Buffer| -> Vec<Color> {
+            buf.content
+                .iter()
+                .filter(|c| {
+                    c.symbol()
+                        .chars()
+                        .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
+                })
+                .map(|c| c.fg)
+                .collect()
+        };
+        let live = braille(&buffer(&metrics_app(160, 45), &theme, 160, 45));
+        assert!(live.len() > 200, "{name}: curves drawn");
+        for tag in &theme.tags[..4] {
+            assert!(
+                live.contains(&tag.fg.unwrap()),
+                "{name}: every series has its colour"
+            );
+        }
+        let ended = braille(&buffer(&metrics_ended(160, 45), &theme, 160, 45));
+        assert!(!ended.is_empty());
+        assert!(
+            ended.iter().all(|c| *c == theme.muted.fg.unwrap()),
+            "{name}: greyed"
+        );
+        // The banner is loud.
+        let buf = buffer(&metrics_ended(160, 45), &theme, 160, 45);
+        let (x, y) = find_row(&buf, "r asks for metrics:read again").unwrap();
+        assert_eq!(buf[(x, y)].bg, theme.alarm.bg.unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn metrics_pane_with_no_grant_says_how_to_get_one() {
+    let mut app = on(incident(), Tab::Metrics);
+    app.grants.retain(|_, g| g.user != "alice");
+    snap("metrics_no_grant", app);
+}
+
+#[test]
+fn metrics_pane_while_the_first_query_runs() {
+    let mut app = on(incident(), Tab::Metrics);
+    app.metrics.service = Some("payments".into());
+    app.metrics.pending = Some(MetricsQuery {
+        op_id: "op-1".into(),
+        service: "payments".into(),
+        range: MetricsRange::M15,
+        step_s: 10,
+    });
+    snap_small("metrics_loading", app);
+}
+
+#[test]
+fn metrics_pane_service_chooser() {
+    snap_sized("metrics_services", |w, h| {
+        let mut app = metrics_app(w, h);
+        press(&mut app, "s");
+        app
+    });
+}
+
+#[test]
+fn help_on_the_metrics_pane_lists_its_keys() {
+    let mut app = metrics_app(80, 24);
+    app.overlay = Some(Overlay::Help);
+    snap("help_metrics", app);
+}
+
+#[test]
+fn many_charts_scroll_and_any_size_renders() {
+    let mut app = metrics_app(80, 24);
+    let more = payments_series();
+    app.metrics
+        .charts
+        .as_mut()
+        .unwrap()
+        .series
+        .extend(more.into_iter().map(|mut s| {
+            s.name = format!("{}_canary", s.name);
+            s
+        }));
+    let text = render(&app, &Theme::default(), 80, 24)
+        .backend()
+        .to_string();
+    assert!(text.contains("charts 1–4 of 8"), "{text}");
+    press(&mut app, "jjjjjjjj");
+    assert_eq!(app.metrics.scroll, 4);
+    let text = render(&app, &Theme::default(), 80, 24)
+        .backend()
+        .to_string();
+    assert!(text.contains("charts 5–8 of 8"), "{text}");
+    assert!(text.contains("memory_canary"));
+    for (w, h) in [(50, 12), (60, 14), (100, 30), (200, 60), (300, 80)] {
+        app.size = (w, h);
+        buffer(&app, &Theme::default(), w, h);
+        buffer(&app, &Theme::no_color(), w, h);
+    }
 }

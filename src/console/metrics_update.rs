@@ -1,0 +1,916 @@
+//! The Metrics pane's part of `update`: choosing the service, querying
+//! (on opening, when due, on `R`, on a new range or service), answers and
+//! failures arriving, the end of a grant, the pane's keys and mouse.
+//!
+//! Pure like `update`: state in, state and effects out.
+//!
+//! Every `metrics.query` is a data access the gateway audits (and the
+//! console journals), so the pane asks only while it is on screen, a grant
+//! covers the service and the console is connected; one query at a time;
+//! again once due ([`refresh_every`]: the step, 5 to 30 s), at once for a
+//! new range or service, on `R`, or when a new grant arrives. A failed
+//! query keeps the charts held (marked stale); a refusal that asking again
+//! would not change (`forbidden`, `not_found`, `bad_request`) stops the
+//! refreshes until something changes.
+
+use chrono::{DateTime, Duration, Utc};
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent, MouseEventKind};
+
+use super::app::{App, Effect, FormField, Level, Overlay, Tab};
+use super::keymap::Action;
+use super::metrics::{
+    Charts, Failure, Query, RATE_LIMITED_RETRY_S, Range, refresh_every, step_for,
+};
+use super::update::{flash, new_form, send};
+use super::views;
+use crate::protocol::{
+    Capability, ErrorBody, ErrorCode, Grant, GrantState, Op, RequestState, Series,
+};
+
+/// My active grants that cover metrics:read, one per service, most
+/// recently granted first (the first is what the pane opens on).
+pub fn metrics_grants(app: &App) -> Vec<&Grant> {
+    let mut gs: Vec<&Grant> = app
+        .my_active_grants()
+        .into_iter()
+        .filter(|g| g.capabilities.contains(&Capability::MetricsRead))
+        .collect();
+    gs.sort_by(|a, b| {
+        b.starts_at
+            .cmp(&a.starts_at)
+            .then_with(|| a.service.cmp(&b.service))
+    });
+    let mut seen: Vec<&str> = Vec::new();
+    gs.retain(|g| {
+        let new = !seen.contains(&g.service.as_str());
+        seen.push(&g.service);
+        new
+    });
+    gs
+}
+
+pub fn has_grant(app: &App, service: &str) -> bool {
+    metrics_grants(app).iter().any(|g| g.service == service)
+}
+
+/// The service the pane charts: the one chosen, else the most recent
+/// grant's.
+pub fn service(app: &App) -> Option<&str> {
+    app.metrics
+        .service
+        .as_deref()
+        .or_else(|| metrics_grants(app).first().map(|g| g.service.as_str()))
+}
+
+/// The charted service's grant has ended (the pane says so, `r` asks).
+pub fn ended(app: &App) -> bool {
+    service(app).is_some_and(|s| !has_grant(app, s))
+}
+
+/// My grant on `service` that covered metrics:read last (the one that
+/// ended, when none is active).
+pub fn last_grant<'a>(app: &'a App, service: &str) -> Option<&'a Grant> {
+    let me = app.user_name();
+    app.grants
+        .values()
+        .filter(|g| {
+            g.user == me
+                && g.service == service
+                && g.capabilities.contains(&Capability::MetricsRead)
+        })
+        .max_by_key(|g| (g.ended_at.unwrap_or(g.expires_at), g.starts_at))
+}
+
+/// My pending request for metrics:read on `service`, if any.
+pub fn pending_request<'a>(
+    app: &'a App,
+    service: &str,
+) -> Option<&'a crate::protocol::AccessRequest> {
+    let me = app.user_name();
+    app.requests
+        .values()
+        .filter(|r| {
+            r.requester == me
+                && r.service == service
+                && r.state == RequestState::Pending
+                && r.capabilities.contains(&Capability::MetricsRead)
+        })
+        .max_by_key(|r| r.created_at)
+}
+
+/// The step to ask for: about one point per chart column at the
+/// terminal size the app last saw.
+fn step_now(app: &App) -> u64 {
+    step_for(app.metrics.range.secs(), views::metrics_plot_cols(app))
+}
+
+/// Sends a `metrics.query` for `service` at the current range.
+fn query(app: &mut App, service: String) -> Vec<Effect> {
+    let range = app.metrics.range;
+    let step_s = step_now(app);
+    let fresh = app.metrics.attempted.as_ref() != Some(&(service.clone(), range));
+    let effects = send(
+        app,
+        Op::MetricsQuery {
+            service: service.clone(),
+            metric: None,
+            range_s: range.secs(),
+            step_s,
+        },
+        format!("charts of {service}"),
+    );
+    if let Some(Effect::Send { op_id, .. }) = effects.first() {
+        // A background refresh lost with the connection is no news: the
+        // pane asks again once reconnected.
+        app.in_flight.remove(op_id);
+        let m = &mut app.metrics;
+        m.pending = Some(Query {
+            op_id: op_id.clone(),
+            service: service.clone(),
+            range,
+            step_s,
+        });
+        m.attempted = Some((service, range));
+        m.halted = false;
+        if fresh {
+            m.failure = None;
+        }
+    }
+    effects
+}
+
+/// Queries when it is time: the pane on screen, connected, a grant
+/// covering the service, nothing in flight, and a new (service, range)
+/// or the refresh due. Picks the service the first time. Runs after
+/// every message.
+pub fn poll(app: &mut App) -> Vec<Effect> {
+    if app.tab != Tab::Metrics || !app.connected() || app.metrics.pending.is_some() {
+        return Vec::new();
+    }
+    if app.metrics.service.is_none() {
+        app.metrics.service = metrics_grants(app).first().map(|g| g.service.clone());
+    }
+    let Some(service) = app.metrics.service.clone() else {
+        return Vec::new();
+    };
+    if !has_grant(app, &service) {
+        return Vec::new();
+    }
+    let m = &app.metrics;
+    let fresh = m.attempted.as_ref() != Some(&(service.clone(), m.range));
+    let due = m.next_due.is_none_or(|t| app.local_now >= t);
+    if fresh || (due && !m.halted) {
+        query(app, service)
+    } else {
+        Vec::new()
+    }
+}
+
+/// When the runtime should wake `update` for the next refresh (local
+/// time), while refreshes run.
+pub fn next_wakeup(app: &App) -> Option<DateTime<Utc>> {
+    let m = &app.metrics;
+    if app.tab != Tab::Metrics || !app.connected() || m.pending.is_some() || m.halted {
+        return None;
+    }
+    service(app).filter(|s| has_grant(app, s))?;
+    m.next_due
+}
+
+// ---- the network ----
+
+/// Handles the reply to a metrics query; None when the op was not one.
+pub fn on_reply(
+    app: &mut App,
+    op_id: &str,
+    result: &Result<serde_json::Map<String, serde_json::Value>, ErrorBody>,
+) -> Option<Vec<Effect>> {
+    let q = app.metrics.pending.take_if(|q| q.op_id == op_id)?;
+    app.in_flight.remove(op_id);
+    let now = app.server_now();
+    let current =
+        app.metrics.service.as_deref() == Some(q.service.as_str()) && app.metrics.range == q.range;
+    if !current {
+        // Asked before the user moved on: `poll` asks for what is wanted.
+        return Some(Vec::new());
+    }
+    let series = result.as_ref().map_err(Clone::clone).and_then(|fields| {
+        let v = fields.get("series").cloned().ok_or_else(|| ErrorBody {
+            code: ErrorCode::Internal,
+            message: "the gateway's answer had no series".into(),
+        })?;
+        serde_json::from_value::<Vec<Series>>(v).map_err(|e| ErrorBody {
+            code: ErrorCode::Internal,
+            message: format!("the gateway's series could not be read: {e}"),
+        })
+    });
+    let m = &mut app.metrics;
+    match series {
+        Ok(series) => {
+            m.charts = Some(Charts {
+                service: q.service,
+                range: q.range,
+                step_s: q.step_s,
+                series,
+                at: now,
+            });
+            m.failure = None;
+            m.next_due = Some(app.local_now + Duration::seconds(refresh_every(q.step_s) as i64));
+        }
+        Err(e) => {
+            let first = m.failure.is_none();
+            let retry = match e.code {
+                ErrorCode::RateLimited => RATE_LIMITED_RETRY_S,
+                _ => refresh_every(q.step_s),
+            };
+            m.halted = matches!(
+                e.code,
+                ErrorCode::Forbidden
+                    | ErrorCode::NotFound
+                    | ErrorCode::BadRequest
+                    | ErrorCode::Unauthorized
+            );
+            m.next_due = Some(app.local_now + Duration::seconds(retry as i64));
+            m.failure = Some(Failure {
+                service: q.service.clone(),
+                code: e.code,
+                message: e.message.clone(),
+                at: now,
+            });
+            // The banner says it for as long as it lasts; the footer once.
+            if first && m.charts_of(&q.service).is_some() {
+                flash(
+                    app,
+                    Level::Warn,
+                    format!(
+                        "{} charts not refreshed ({}): {}",
+                        q.service, e.code, e.message
+                    ),
+                );
+            }
+        }
+    }
+    Some(Vec::new())
+}
+
+/// The connection dropped: the query in flight died with it.
+pub fn on_down(app: &mut App) {
+    app.metrics.pending = None;
+}
+
+/// A grant changed: a new (or extended) one covering the charted service
+/// refreshes at once, after an ended grant or a refusal alike.
+pub fn on_grant(app: &mut App, grant: &Grant) {
+    if grant.user != app.user_name()
+        || grant.state != GrantState::Active
+        || !grant.capabilities.contains(&Capability::MetricsRead)
+        || app.metrics.service.as_deref() != Some(grant.service.as_str())
+    {
+        return;
+    }
+    app.metrics.halted = false;
+    app.metrics.next_due = None;
+}
+
+// ---- keys and mouse ----
+
+/// The Metrics pane's meaning of an action; None leaves it to `update`.
+pub fn act(app: &mut App, action: Action) -> Option<Vec<Effect>> {
+    if app.tab != Tab::Metrics {
+        return None;
+    }
+    match action {
+        Action::ChartService => {
+            let cursor = choices(app)
+                .iter()
+                .position(|c| Some(c.service.as_str()) == service(app))
+                .unwrap_or(0);
+            app.overlay = Some(Overlay::ChartServices(cursor));
+        }
+        Action::ZoomIn => zoom(app, app.metrics.range.shorter(), "shortest"),
+        Action::ZoomOut => zoom(app, app.metrics.range.longer(), "longest"),
+        Action::RefreshCharts => return Some(refresh(app)),
+        Action::AskAgain => return Some(ask_again(app)),
+        Action::Up => scroll(app, -1),
+        Action::Down => scroll(app, 1),
+        Action::PageUp | Action::Top => app.metrics.scroll = 0,
+        Action::PageDown | Action::Bottom => scroll(app, isize::MAX / 2),
+        _ => return None,
+    }
+    Some(Vec::new())
+}
+
+/// A new range: `poll` queries it at once (one query in flight at most,
+/// so keys pressed in a burst cost two queries, not one each).
+fn zoom(app: &mut App, to: Option<Range>, end: &str) {
+    match to {
+        Some(r) => app.metrics.range = r,
+        None => flash(
+            app,
+            Level::Info,
+            format!("{} is the {end} range", app.metrics.range.label()),
+        ),
+    }
+}
+
+fn scroll(app: &mut App, delta: isize) {
+    let max = views::metrics_scroll_max(app);
+    let to = (app.metrics.scroll as isize).saturating_add(delta);
+    app.metrics.scroll = to.clamp(0, max as isize) as usize;
+}
+
+/// `R`: query now.
+fn refresh(app: &mut App) -> Vec<Effect> {
+    let Some(service) = service(app).map(str::to_string) else {
+        flash(
+            app,
+            Level::Info,
+            "no grant covers metrics:read: press n to ask for one",
+        );
+        return Vec::new();
+    };
+    if !has_grant(app, &service) {
+        flash(
+            app,
+            Level::Warn,
+            format!("your metrics:read grant on {service} has ended: r asks for it again"),
+        );
+        return Vec::new();
+    }
+    if app.metrics.pending.is_some() {
+        flash(app, Level::Info, "refreshing already");
+        return Vec::new();
+    }
+    app.metrics.service = Some(service.clone());
+    query(app, service)
+}
+
+/// Mouse in the Metrics pane: the wheel scrolls the charts when they do
+/// not all fit. None when it is not the pane's.
+pub fn on_mouse(app: &mut App, m: &MouseEvent) -> Option<()> {
+    if app.tab != Tab::Metrics || app.overlay.is_some() {
+        return None;
+    }
+    match m.kind {
+        MouseEventKind::ScrollDown => scroll(app, 1),
+        MouseEventKind::ScrollUp => scroll(app, -1),
+        _ => return None,
+    }
+    Some(())
+}
+
+/// After a resize: the scroll stays within what there is.
+pub fn on_resize(app: &mut App) {
+    scroll(app, 0);
+}
+
+// ---- the service chooser ----
+
+/// One line of the service chooser.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    pub service: String,
+    /// When the grant covering it ends; None without a grant.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What the chooser offers: services a grant lets me chart now, most
+/// recent grant first, then the one charted if its grant ended.
+pub fn choices(app: &App) -> Vec<Choice> {
+    let mut out: Vec<Choice> = metrics_grants(app)
+        .into_iter()
+        .map(|g| Choice {
+            service: g.service.clone(),
+            expires_at: Some(g.expires_at),
+        })
+        .collect();
+    if let Some(s) = service(app)
+        && !out.iter().any(|c| c.service == s)
+    {
+        out.push(Choice {
+            service: s.to_string(),
+            expires_at: None,
+        });
+    }
+    out
+}
+
+/// Keys of the service chooser (`s`).
+pub fn on_services_key(app: &mut App, cursor: usize, key: KeyEvent) -> Vec<Effect> {
+    let choices = choices(app);
+    let last = choices.len().saturating_sub(1);
+    let mut cursor = cursor.min(last);
+    match key.code {
+        KeyCode::Esc | KeyCode::Char('s') | KeyCode::Char('q') => return Vec::new(),
+        KeyCode::Up | KeyCode::Char('k') => cursor = cursor.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => cursor = (cursor + 1).min(last),
+        KeyCode::Enter | KeyCode::Char(' ') => {
+            if let Some(c) = choices.get(cursor) {
+                if app.metrics.service.as_deref() != Some(c.service.as_str()) {
+                    app.metrics.scroll = 0;
+                }
+                app.metrics.service = Some(c.service.clone());
+            }
+            // Closed; `poll` queries the new service.
+            return Vec::new();
+        }
+        _ => {}
+    }
+    app.overlay = Some(Overlay::ChartServices(cursor));
+    Vec::new()
+}
+
+// ---- asking again ----
+
+/// `r` once the grant ended: opens the request form filled in for
+/// metrics:read on that service (with the ended grant's ticket), unless
+/// a request is already waiting or a grant covers it again.
+fn ask_again(app: &mut App) -> Vec<Effect> {
+    let Some(service) = service(app).map(str::to_string) else {
+        return Vec::new();
+    };
+    if has_grant(app, &service) {
+        return refresh(app);
+    }
+    if let Some(r) = pending_request(app, &service) {
+        let text = format!(
+            "{} for {service} is already waiting ({}/{} approvals); the charts resume once it is granted",
+            r.id,
+            r.approvals.len(),
+            r.approvals_required
+        );
+        flash(app, Level::Info, text);
+        return Vec::new();
+    }
+    let Some(ci) = app.catalog.iter().position(|s| s.name == service) else {
+        flash(
+            app,
+            Level::Warn,
+            format!("{service} is not among the services you may request"),
+        );
+        return Vec::new();
+    };
+    let ticket = last_grant(app, &service)
+        .and_then(|g| app.requests.get(&g.request_id))
+        .and_then(|r| r.ticket.clone());
+    let mut form = new_form(app, ci);
+    for c in &mut form.caps {
+        c.1 = c.0 == Capability::MetricsRead;
+    }
+    form.ticket = ticket.unwrap_or_default();
+    form.focus = FormField::Reason;
+    form.return_to = Some(Tab::Metrics);
+    app.overlay = Some(Overlay::Form(Box::new(form)));
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::KeyModifiers;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::console::app::{Msg, NetMsg};
+    use crate::console::keymap::Ctx;
+    use crate::console::update::{next_wakeup as wakeup, update};
+    use crate::protocol::{AccessRequest, CatalogService, Event, UserInfo};
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T03:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn grant(id: &str, service: &str, from_s: i64, secs: i64) -> Grant {
+        Grant {
+            id: id.into(),
+            request_id: format!("req-{id}"),
+            user: "alice".into(),
+            service: service.into(),
+            capabilities: vec![Capability::MetricsRead],
+            starts_at: t0() + Duration::seconds(from_s),
+            expires_at: t0() + Duration::seconds(secs),
+            state: GrantState::Active,
+            break_glass: false,
+            revoked_by: None,
+            revoke_reason: None,
+            ended_at: None,
+        }
+    }
+
+    fn catalog_entry(name: &str) -> CatalogService {
+        CatalogService {
+            name: name.into(),
+            description: String::new(),
+            capabilities: vec![Capability::LogsRead, Capability::MetricsRead],
+            max_duration_s: 7200,
+            min_duration_s: 1,
+            approvals_required: 1,
+            auto_approve: false,
+            break_glass: false,
+        }
+    }
+
+    /// alice, connected at 160x45, with metrics grants on payments (older)
+    /// and checkout (newer), a logs-only grant on search; on the Grants
+    /// pane.
+    fn alice() -> App {
+        let mut app = App::new("ws://gw/v1/ws", t0());
+        app.size = (160, 45);
+        update(
+            &mut app,
+            Msg::Net(NetMsg::Connected {
+                user: UserInfo {
+                    name: "alice".into(),
+                    groups: vec![],
+                    roles: vec!["engineer".into()],
+                },
+                clock_offset: Duration::zero(),
+            }),
+        );
+        app.catalog = vec![catalog_entry("payments"), catalog_entry("checkout")];
+        let mut logs_only = grant("grt-3", "search", 0, 1800);
+        logs_only.capabilities = vec![Capability::LogsRead];
+        for g in [
+            grant("grt-1", "payments", -600, 1200),
+            grant("grt-2", "checkout", -60, 1800),
+            logs_only,
+        ] {
+            app.grants.insert(g.id.clone(), g);
+        }
+        app
+    }
+
+    fn key(c: char) -> Msg {
+        let mods = if c.is_ascii_uppercase() {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), mods))
+    }
+
+    fn tick(app: &mut App, secs: f64) -> Vec<Effect> {
+        update(
+            app,
+            Msg::Tick(t0() + Duration::milliseconds((secs * 1000.0) as i64)),
+        )
+    }
+
+    fn event(app: &mut App, e: Event) -> Vec<Effect> {
+        update(app, Msg::Net(NetMsg::Event(Box::new(e))))
+    }
+
+    /// The single metrics query in `effects`: (op_id, service, range_s, step_s).
+    fn queried(effects: &[Effect]) -> (String, String, u64, u64) {
+        match effects {
+            [
+                Effect::Send {
+                    op_id,
+                    op:
+                        Op::MetricsQuery {
+                            service,
+                            metric: None,
+                            range_s,
+                            step_s,
+                        },
+                },
+            ] => (op_id.clone(), service.clone(), *range_s, *step_s),
+            other => panic!("expected one metrics.query, got {other:?}"),
+        }
+    }
+
+    /// Four charts, as the demo's services answer.
+    fn series_json() -> Value {
+        let pts = |a: f64, b: f64| json!([[1_795_489_190_000i64, a], [1_795_489_200_000i64, b]]);
+        json!([
+            {"name": "rps", "unit": "req/s", "points": pts(410.0, 415.5)},
+            {"name": "error_ratio", "unit": "%", "points": pts(0.5, 19.6)},
+            {"name": "latency_p99", "unit": "ms", "points": pts(118.0, 1984.0)},
+            {"name": "memory", "unit": "bytes", "points": pts(5.4e8, 5.5e8)},
+        ])
+    }
+
+    fn answer(app: &mut App, op_id: &str) -> Vec<Effect> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("series".into(), series_json());
+        update(
+            app,
+            Msg::Net(NetMsg::Reply {
+                op_id: op_id.into(),
+                result: Ok(fields),
+            }),
+        )
+    }
+
+    fn refuse(app: &mut App, op_id: &str, code: ErrorCode, message: &str) -> Vec<Effect> {
+        update(
+            app,
+            Msg::Net(NetMsg::Reply {
+                op_id: op_id.into(),
+                result: Err(ErrorBody {
+                    code,
+                    message: message.into(),
+                }),
+            }),
+        )
+    }
+
+    /// alice on the Metrics pane with checkout's charts in.
+    fn charting() -> App {
+        let mut app = alice();
+        let (op_id, _, _, _) = queried(&update(&mut app, key('5')));
+        assert!(answer(&mut app, &op_id).is_empty());
+        app
+    }
+
+    #[test]
+    fn opening_the_pane_queries_the_most_recent_grants_service_and_nothing_while_hidden() {
+        let mut app = alice();
+        // Hidden: no query, whatever the clock says.
+        assert!(tick(&mut app, 30.0).is_empty());
+        let (op_id, service, range_s, step_s) = queried(&update(&mut app, key('5')));
+        assert_eq!((service.as_str(), range_s), ("checkout", 900));
+        // About one point per column of a 2x2 grid at 160 columns.
+        assert_eq!(step_s, 15);
+        assert_eq!(app.metrics.service.as_deref(), Some("checkout"));
+        // One query at a time: nothing more until it answers.
+        assert!(tick(&mut app, 40.0).is_empty());
+        assert!(answer(&mut app, &op_id).is_empty());
+        let charts = app.metrics.charts.as_ref().unwrap();
+        assert_eq!(charts.series.len(), 4);
+        assert_eq!(charts.series[2].name, "latency_p99", "the gateway's order");
+        assert_eq!(charts.at, t0() + Duration::seconds(40));
+        // Not a background op to report when the connection drops.
+        assert!(app.in_flight.is_empty());
+    }
+
+    #[test]
+    fn refreshes_come_when_due_and_stop_when_the_pane_is_hidden() {
+        let mut app = charting();
+        // Answered at 03:00:00 with a 15 s step: due at 03:00:15.
+        assert_eq!(wakeup(&app, t0()), Some(t0() + Duration::seconds(1)));
+        assert_eq!(
+            next_wakeup(&app),
+            Some(t0() + Duration::seconds(15)),
+            "the runtime wakes update for it"
+        );
+        assert!(tick(&mut app, 14.0).is_empty());
+        let (op_id, ..) = queried(&tick(&mut app, 15.0));
+        answer(&mut app, &op_id);
+        // Another pane: nothing, however long.
+        update(&mut app, key('1'));
+        assert!(tick(&mut app, 120.0).is_empty());
+        assert_eq!(next_wakeup(&app), None);
+        // Back: the charts are old, so at once.
+        let (_, service, ..) = queried(&update(&mut app, key('5')));
+        assert_eq!(service, "checkout");
+    }
+
+    #[test]
+    fn r_refreshes_at_once_and_a_new_range_queries_at_once() {
+        let mut app = charting();
+        let (op_id, _, range_s, _) = queried(&update(&mut app, key('R')));
+        assert_eq!(range_s, 900);
+        // R again while in flight: nothing more.
+        assert!(update(&mut app, key('R')).is_empty());
+        answer(&mut app, &op_id);
+        let (op_id, _, range_s, step_s) = queried(&update(&mut app, key(']')));
+        assert_eq!((range_s, step_s), (3600, 60));
+        answer(&mut app, &op_id);
+        let (_, _, range_s, step_s) = queried(&update(&mut app, key('-')));
+        assert_eq!((range_s, step_s), (900, 15));
+    }
+
+    #[test]
+    fn keys_in_a_burst_cost_two_queries_and_the_stale_answer_is_dropped() {
+        let mut app = charting();
+        let (first, _, range_s, _) = queried(&update(&mut app, key(']')));
+        assert_eq!(range_s, 3600);
+        assert!(update(&mut app, key(']')).is_empty(), "1h still in flight");
+        assert_eq!(app.metrics.range, Range::H6);
+        // The 1h answer is not what is wanted any more: dropped, and 6h asked.
+        let (_, _, range_s, step_s) = queried(&answer(&mut app, &first));
+        assert_eq!((range_s, step_s), (21600, 300));
+        assert_eq!(app.metrics.charts.as_ref().unwrap().range, Range::M15);
+        // The end of the ranges is said, not queried.
+        assert!(update(&mut app, key('+')).is_empty());
+        assert!(
+            app.flash
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("6h is the longest")
+        );
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_charts_and_retries_when_due() {
+        let mut app = charting();
+        let before = app.metrics.charts.clone();
+        let (op_id, ..) = queried(&tick(&mut app, 15.0));
+        refuse(
+            &mut app,
+            &op_id,
+            ErrorCode::AuditUnavailable,
+            "the audit trail cannot be written",
+        );
+        assert_eq!(app.metrics.charts, before, "the old charts stay");
+        let f = app.metrics.failure.as_ref().unwrap();
+        assert_eq!(f.code, ErrorCode::AuditUnavailable);
+        assert_eq!(f.at, t0() + Duration::seconds(15));
+        assert!(app.flash.as_ref().unwrap().text.contains("not refreshed"));
+        // Retried when due; an answer clears the failure.
+        assert!(tick(&mut app, 29.0).is_empty());
+        let (op_id, ..) = queried(&tick(&mut app, 30.0));
+        answer(&mut app, &op_id);
+        assert!(app.metrics.failure.is_none());
+        // rate_limited waits longer.
+        let (op_id, ..) = queried(&tick(&mut app, 45.0));
+        refuse(&mut app, &op_id, ErrorCode::RateLimited, "slow down");
+        assert!(tick(&mut app, 70.0).is_empty());
+        queried(&tick(&mut app, 75.0));
+    }
+
+    #[test]
+    fn a_refusal_that_asking_again_would_not_change_stops_the_refreshes_until_r() {
+        let mut app = charting();
+        let (op_id, ..) = queried(&tick(&mut app, 15.0));
+        refuse(
+            &mut app,
+            &op_id,
+            ErrorCode::NotFound,
+            "the gateway has no metrics source configured for `checkout`",
+        );
+        assert!(app.metrics.halted);
+        assert!(tick(&mut app, 300.0).is_empty());
+        queried(&update(&mut app, key('R')));
+    }
+
+    #[test]
+    fn no_query_without_a_grant_or_a_connection() {
+        let mut app = alice();
+        app.grants.clear();
+        assert!(update(&mut app, key('5')).is_empty());
+        assert!(app.metrics.service.is_none());
+        update(&mut app, key('R'));
+        assert!(app.flash.as_ref().unwrap().text.contains("press n"));
+        // A grant arrives: the pane starts by itself.
+        let (_, service, ..) = queried(&event(
+            &mut app,
+            Event::GrantUpdated {
+                grant: grant("grt-9", "payments", 10, 1800),
+            },
+        ));
+        assert_eq!(service, "payments");
+        // Disconnected: nothing until the connection is back.
+        app.flash = None;
+        update(
+            &mut app,
+            Msg::Net(NetMsg::Down {
+                reason: "reset".into(),
+                retry_at: None,
+            }),
+        );
+        assert!(app.metrics.pending.is_none());
+        assert!(app.flash.is_none(), "a lost refresh is no news");
+        assert!(tick(&mut app, 60.0).is_empty());
+        let user = app.me.clone().unwrap();
+        let effects = update(
+            &mut app,
+            Msg::Net(NetMsg::Connected {
+                user,
+                clock_offset: Duration::zero(),
+            }),
+        );
+        queried(&effects);
+    }
+
+    #[test]
+    fn when_the_grant_ends_the_charts_stay_and_r_opens_the_form_for_metrics_read() {
+        let mut app = charting();
+        app.requests.insert(
+            "req-grt-2".into(),
+            AccessRequest {
+                ticket: Some("INC-4521".into()),
+                ..request("req-grt-2", "checkout", RequestState::Approved)
+            },
+        );
+        let mut g = app.grants["grt-2"].clone();
+        g.state = GrantState::Expired;
+        g.ended_at = Some(g.expires_at);
+        event(&mut app, Event::GrantUpdated { grant: g });
+        assert!(ended(&app));
+        assert!(Ctx::of(&app).charts_ended);
+        assert!(app.metrics.charts.is_some(), "what was shown stays");
+        assert_eq!(service(&app), Some("checkout"), "no switch behind my back");
+        assert!(tick(&mut app, 60.0).is_empty(), "no query without a grant");
+        assert!(update(&mut app, key('r')).is_empty());
+        let Some(Overlay::Form(form)) = &app.overlay else {
+            panic!("no form: {:?}", app.overlay)
+        };
+        assert_eq!(app.catalog[form.service].name, "checkout");
+        assert_eq!(
+            form.caps,
+            vec![
+                (Capability::LogsRead, false),
+                (Capability::MetricsRead, true)
+            ]
+        );
+        assert_eq!(form.ticket, "INC-4521");
+        assert_eq!(form.return_to, Some(Tab::Metrics));
+        assert_eq!(form.focus, FormField::Reason);
+        app.overlay = None;
+        // While the new request waits, r says so instead.
+        app.requests.insert(
+            "req-new".into(),
+            request("req-new", "checkout", RequestState::Pending),
+        );
+        assert!(update(&mut app, key('r')).is_empty());
+        assert!(app.overlay.is_none());
+        assert!(app.flash.as_ref().unwrap().text.contains("already waiting"));
+        // Granted: the charts resume at once.
+        let (_, service, ..) = queried(&event(
+            &mut app,
+            Event::GrantUpdated {
+                grant: grant("grt-10", "checkout", 70, 2000),
+            },
+        ));
+        assert_eq!(service, "checkout");
+        assert!(!ended(&app));
+    }
+
+    #[test]
+    fn a_grant_that_runs_out_on_the_clock_stops_the_refreshes_too() {
+        let mut app = charting();
+        // checkout's grant ends at 03:30:00; no event needed.
+        assert!(tick(&mut app, 1800.0).is_empty());
+        assert!(ended(&app));
+    }
+
+    #[test]
+    fn the_service_chooser_switches_and_queries_the_new_service() {
+        let mut app = charting();
+        update(&mut app, key('s'));
+        assert!(matches!(app.overlay, Some(Overlay::ChartServices(0))));
+        let names: Vec<String> = choices(&app).into_iter().map(|c| c.service).collect();
+        assert_eq!(
+            names,
+            ["checkout", "payments"],
+            "search has no metrics:read"
+        );
+        update(&mut app, key('j'));
+        let (_, service, ..) = queried(&update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        ));
+        assert_eq!(service, "payments");
+        assert!(app.overlay.is_none());
+        // The checkout charts are not shown as payments'.
+        assert!(app.metrics.charts_of("payments").is_none());
+    }
+
+    #[test]
+    fn an_answer_without_series_is_a_failure_not_a_crash() {
+        let mut app = alice();
+        let (op_id, ..) = queried(&update(&mut app, key('5')));
+        update(
+            &mut app,
+            Msg::Net(NetMsg::Reply {
+                op_id,
+                result: Ok(serde_json::Map::new()),
+            }),
+        );
+        assert!(app.metrics.charts.is_none());
+        assert_eq!(
+            app.metrics.failure.as_ref().unwrap().code,
+            ErrorCode::Internal
+        );
+    }
+
+    fn request(id: &str, service: &str, state: RequestState) -> AccessRequest {
+        AccessRequest {
+            id: id.into(),
+            requester: "alice".into(),
+            service: service.into(),
+            capabilities: vec![Capability::MetricsRead],
+            duration_s: 1800,
+            reason: "p99 up".into(),
+            ticket: None,
+            break_glass: false,
+            extends: None,
+            state,
+            approvals: vec![],
+            approvals_required: 1,
+            denied_by: None,
+            deny_reason: None,
+            created_at: t0(),
+            decided_at: None,
+            pending_until: t0() + Duration::hours(24),
+            grant_id: None,
+            needs_review: false,
+            reviewed_by: None,
+            review_comment: None,
+        }
+    }
+}
