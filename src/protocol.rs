@@ -363,6 +363,12 @@ pub struct Series {
     pub unit: String,
     /// `[unix_ms, value]` pairs, oldest first.
     pub points: Vec<(i64, f64)>,
+    /// Values at or above this are worth a look (the chart's unit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<f64>,
+    /// Values at or above this are an incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<f64>,
 }
 
 /// One log line (`logs.lines`).

@@ -48,8 +48,13 @@ fn describe(s: &Series) -> String {
     };
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let level = match (s.critical, s.warn) {
+        (Some(c), _) if *latest >= c => format!("  CRITICAL (≥ {})", number(c)),
+        (_, Some(w)) if *latest >= w => format!("  WARN (≥ {})", number(w)),
+        _ => String::new(),
+    };
     format!(
-        "{:<14} {:<6} latest {:>10}  min {:>10}  max {:>10}  {}\n",
+        "{:<14} {:<6} latest {:>10}  min {:>10}  max {:>10}  {}{level}\n",
         s.name,
         s.unit,
         number(*latest),
@@ -116,8 +121,11 @@ mod tests {
             name: "latency_p99".into(),
             unit: "ms".into(),
             points: vec![(0, 120.0), (1, 2100.0), (2, 130.5)],
+            warn: Some(100.0),
+            critical: Some(1000.0),
         };
         let line = describe(&s);
+        assert!(line.trim_end().ends_with("WARN (≥ 100)"), "{line}");
         assert!(line.starts_with("latency_p99    ms     latest"), "{line}");
         assert!(line.contains("max       2100"), "{line}");
         let empty = Series {

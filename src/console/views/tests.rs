@@ -1416,6 +1416,8 @@ fn payments_series() -> Vec<Series> {
         name: name.into(),
         unit: unit.into(),
         points,
+        warn: None,
+        critical: None,
     };
     vec![
         series("rps", "req/s", rps),

@@ -33,6 +33,7 @@
 //!
 //! Every error names the key and what it accepts.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -76,6 +77,8 @@ pub struct ScrapeConfig {
     pub timeout: Duration,
     /// Named charts, in config order.
     pub queries: Vec<(String, Query)>,
+    /// Each chart's `warn` / `critical` levels, by name.
+    pub thresholds: BTreeMap<String, Thresholds>,
     /// The queries are [`default_queries`] (none were configured): a chart
     /// whose metric the target does not export is left out instead of
     /// shown empty.
@@ -89,10 +92,21 @@ pub struct PrometheusConfig {
     pub url: Url,
     /// Named charts, in config order.
     pub queries: Vec<(String, PromQuery)>,
+    /// Each chart's `warn` / `critical` levels, by name.
+    pub thresholds: BTreeMap<String, Thresholds>,
     /// Per query_range request.
     pub timeout: Duration,
     /// Longer ranges are shortened to this.
     pub max_range: Duration,
+}
+
+/// A chart's levels (in its unit, after `scale`): `warn = 500,
+/// critical = 1000` beside a chart's other keys; values at or above them
+/// are drawn as such.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Thresholds {
+    pub warn: Option<f64>,
+    pub critical: Option<f64>,
 }
 
 /// One named PromQL chart.
@@ -114,6 +128,7 @@ impl ScrapeConfig {
             history: DEFAULT_HISTORY,
             timeout: DEFAULT_INTERVAL,
             queries: default_queries(),
+            thresholds: default_thresholds(),
             defaults: true,
         }
     }
@@ -328,10 +343,14 @@ fn scrape_config(table: &mut toml::Table) -> Result<ScrapeConfig, String> {
             crate::duration::format_duration(interval)
         ));
     }
+    let mut thresholds = BTreeMap::new();
     let (queries, defaults) = match table.remove("queries") {
-        None => (default_queries(), true),
+        None => {
+            thresholds = default_thresholds();
+            (default_queries(), true)
+        }
         Some(v) => (
-            named_queries(v, |name, q| {
+            named_queries(v, &mut thresholds, |name, q| {
                 if q.as_table().is_some_and(|t| t.contains_key("promql")) {
                     return Err(format!(
                         "`queries.{name}`: `promql` needs a `prometheus` source; a scrape source's queries take `kind` and `metric` (kind = \"gauge\" | \"rate\" | \"histogram_quantile\" | \"ratio\")"
@@ -349,6 +368,7 @@ fn scrape_config(table: &mut toml::Table) -> Result<ScrapeConfig, String> {
         history,
         timeout,
         queries,
+        thresholds,
         defaults,
     })
 }
@@ -376,6 +396,7 @@ fn prometheus_config(table: &mut toml::Table) -> Result<PrometheusConfig, String
     if max_range < Duration::from_secs(60) {
         return Err("`max_range`: must be at least 1m (default 7d)".into());
     }
+    let mut thresholds = BTreeMap::new();
     let queries = match table.remove("queries") {
         None => {
             return Err(
@@ -383,7 +404,7 @@ fn prometheus_config(table: &mut toml::Table) -> Result<PrometheusConfig, String
                     .into(),
             );
         }
-        Some(v) => named_queries(v, |name, q| {
+        Some(v) => named_queries(v, &mut thresholds, |name, q| {
             if q.as_table().is_some_and(|t| t.contains_key("kind")) {
                 return Err(format!(
                     "`queries.{name}`: `kind` describes a query of a `scrape` source; a `prometheus` source's queries take `promql` and `unit`, e.g. {{ promql = 'sum(rate(http_requests_total[1m]))', unit = \"req/s\" }}"
@@ -401,6 +422,7 @@ fn prometheus_config(table: &mut toml::Table) -> Result<PrometheusConfig, String
     Ok(PrometheusConfig {
         url,
         queries,
+        thresholds,
         timeout,
         max_range,
     })
@@ -417,6 +439,7 @@ fn is_query_name(name: &str) -> bool {
 
 fn named_queries<Q>(
     value: toml::Value,
+    thresholds: &mut BTreeMap<String, Thresholds>,
     mut each: impl FnMut(&str, toml::Value) -> Result<Q, String>,
 ) -> Result<Vec<(String, Q)>, String> {
     let toml::Value::Table(table) = value else {
@@ -435,20 +458,96 @@ fn named_queries<Q>(
                 "`queries.{name}`: a chart's name is 1 to 64 letters, digits, `_`, `-` or `.`"
             ));
         }
-        if !q.is_table() {
+        let toml::Value::Table(mut q) = q else {
             return Err(format!(
                 "`queries.{name}`: expected an inline table such as {{ kind = \"rate\", metric = \"http_requests_total\" }}"
             ));
+        };
+        let levels = take_thresholds(&name, &mut q)?;
+        if levels != Thresholds::default() {
+            thresholds.insert(name.clone(), levels);
         }
-        let q = each(&name, q)?;
+        let q = each(&name, toml::Value::Table(q))?;
         queries.push((name, q));
     }
     Ok(queries)
 }
 
+/// Levels of the demo's kind of service for the default charts: 1 % and
+/// 5 % errors, 500 ms and 1 s at p99.
+fn default_thresholds() -> BTreeMap<String, Thresholds> {
+    BTreeMap::from([
+        (
+            "error_ratio".to_string(),
+            Thresholds {
+                warn: Some(1.0),
+                critical: Some(5.0),
+            },
+        ),
+        (
+            "latency_p99".to_string(),
+            Thresholds {
+                warn: Some(500.0),
+                critical: Some(1000.0),
+            },
+        ),
+    ])
+}
+
+/// Takes `warn` and `critical` out of a chart's table.
+fn take_thresholds(name: &str, q: &mut toml::Table) -> Result<Thresholds, String> {
+    let mut level = |key: &str| match q.remove(key) {
+        None => Ok(None),
+        Some(toml::Value::Integer(i)) => Ok(Some(i as f64)),
+        Some(toml::Value::Float(f)) if f.is_finite() => Ok(Some(f)),
+        Some(_) => Err(format!(
+            "`queries.{name}.{key}`: expected a number in the chart's unit, e.g. {key} = 500"
+        )),
+    };
+    let t = Thresholds {
+        warn: level("warn")?,
+        critical: level("critical")?,
+    };
+    if let (Some(w), Some(c)) = (t.warn, t.critical)
+        && c < w
+    {
+        return Err(format!(
+            "`queries.{name}`: `critical` ({c}) is below `warn` ({w}); values at or above each are flagged"
+        ));
+    }
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn charts_carry_their_warn_and_critical_levels() {
+        let MetricInput::Prometheus(p) = parse(
+            "prometheus = \"http://p:9090\"\n[queries]\nlat = { promql = 'x', unit = \"ms\", warn = 500, critical = 1000.5 }\nrps = { promql = 'y' }\n",
+        )
+        .unwrap()
+        .input
+        else {
+            panic!("a prometheus source")
+        };
+        assert_eq!(
+            p.thresholds["lat"],
+            Thresholds {
+                warn: Some(500.0),
+                critical: Some(1000.5)
+            }
+        );
+        assert!(!p.thresholds.contains_key("rps"));
+        let err = parse("prometheus = \"http://p:9090\"\n[queries]\nlat = { promql = 'x', warn = 5, critical = 1 }\n").unwrap_err();
+        assert!(err.contains("below `warn`"), "{err}");
+        let err = parse(
+            "prometheus = \"http://p:9090\"\n[queries]\nlat = { promql = 'x', warn = \"high\" }\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("queries.lat.warn"), "{err}");
+    }
 
     fn parse(text: &str) -> Result<MetricSourceConfig, String> {
         MetricSourceConfig::from_toml(toml::from_str::<toml::Value>(text).unwrap())

@@ -231,10 +231,18 @@ impl PrometheusSource {
                     Vec::new()
                 }
             };
+            let levels = self
+                .config
+                .thresholds
+                .get(name)
+                .copied()
+                .unwrap_or_default();
             series.push(Series {
                 name: name.clone(),
                 unit: q.unit.clone(),
                 points,
+                warn: levels.warn,
+                critical: levels.critical,
             });
         }
         match first_error {

@@ -227,10 +227,18 @@ impl ScrapeSource {
                     Vec::new()
                 }
             };
+            let levels = self
+                .config
+                .thresholds
+                .get(name)
+                .copied()
+                .unwrap_or_default();
             series.push(Series {
                 name: name.clone(),
                 unit: query.unit.clone(),
                 points,
+                warn: levels.warn,
+                critical: levels.critical,
             });
         }
         Ok(series)

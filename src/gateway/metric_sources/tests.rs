@@ -367,6 +367,7 @@ async fn an_unreachable_target_is_an_upstream_error_naming_it() {
 fn prometheus_config(url: Url, queries: &[(&str, &str, &str)]) -> PrometheusConfig {
     PrometheusConfig {
         url,
+        thresholds: Default::default(),
         queries: queries
             .iter()
             .map(|(name, promql, unit)| {
