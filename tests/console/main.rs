@@ -274,3 +274,38 @@ async fn the_logs_pane_shows_redacted_lines_finds_them_pauses_and_says_when_the_
         s.contains("expired") && s.contains("r asks for logs:read again")
     });
 }
+
+#[tokio::test]
+async fn the_metrics_pane_charts_the_simulated_service_and_freezes_when_the_grant_ends() {
+    let gw = Gateway::dev();
+    let alice = gw.connect("alice").await;
+    // search is approved at once for alice; 25 s to see charts and the end.
+    alice
+        .call(Op::RequestCreate {
+            service: "search".into(),
+            capabilities: vec![breakglass::protocol::Capability::MetricsRead],
+            duration_s: 25,
+            reason: "INC-8 search latency".into(),
+            ticket: None,
+            break_glass: false,
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let screen = console(&gw, "alice", "", dir.path());
+    screen.wait_text("connected");
+    screen.keys(&["5"]);
+    // The gateway scrapes the simulated service every 5 s: the charts and
+    // their current values appear once two scrapes make a rate.
+    let shown = screen.wait_for("the charts with values", |s| {
+        s.contains("Metrics · ● search") && s.contains("rps (req/s)") && s.contains("now ")
+    });
+    assert!(shown.contains("latency_p99 (ms)"), "{shown}");
+    assert!(shown.contains("refreshed"), "{shown}");
+    screen.keys(&["["]);
+    screen.wait_text("[5m]");
+    std::thread::sleep(Duration::from_secs(12));
+    screen.wait_for("the expiry banner", |s| {
+        s.contains("grant expired") && s.contains("r asks for metrics:read again")
+    });
+}
