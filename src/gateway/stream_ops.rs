@@ -133,7 +133,8 @@ impl Engine {
         // the chain.
         let (recorded, answered) = tokio::join!(
             self.record(&user.name, "metrics.query", service, detail),
-            self.charts.query(service, metric.as_deref(), range_s, step_s)
+            self.charts
+                .query(service, metric.as_deref(), range_s, step_s)
         );
         recorded?;
         let series = answered.map_err(|e| OpError::new(e.code(), e.to_string()))?;

@@ -436,7 +436,10 @@ fn an_overlong_address_or_token_is_taken_whole_not_cut_at_a_length() {
 fn a_one_character_secret_value_is_still_replaced() {
     assert_eq!(redact("password=x"), "password=[REDACTED:secret]");
     assert_eq!(redact("password=[x]"), "password=[REDACTED:secret]]");
-    assert_eq!(redact(r#"{"token": ["a", "b"]}"#), r#"{"token": ["a", "b"]}"#);
+    assert_eq!(
+        redact(r#"{"token": ["a", "b"]}"#),
+        r#"{"token": ["a", "b"]}"#
+    );
     assert_eq!(
         redact("redis://:_@cache:6379"),
         "redis://:[REDACTED:url_password]@cache:6379"
