@@ -222,7 +222,7 @@ fn select<'q, Q>(
 
 enum Source {
     Scrape(Arc<ScrapeSource>),
-    Prometheus(PrometheusSource),
+    Prometheus(Box<PrometheusSource>),
 }
 
 /// Every service's metrics source.
@@ -249,7 +249,7 @@ impl MetricSources {
                         Source::Scrape(Arc::new(ScrapeSource::new(service, c.clone())))
                     }
                     MetricInput::Prometheus(c) => {
-                        Source::Prometheus(PrometheusSource::new(service, c.clone()))
+                        Source::Prometheus(Box::new(PrometheusSource::new(service, c.clone())))
                     }
                 };
                 (service.clone(), source)
