@@ -7,20 +7,17 @@
 /// Luhn over the ASCII digits of `digits` (other bytes are skipped, so a
 /// grouped number can be passed as written).
 pub(super) fn luhn_ok(digits: &[u8]) -> bool {
+    // Every second digit from the right, doubled, digits summed: a table,
+    // as a branch on `d * 2 > 9` mispredicts half the time on random digits.
+    const DOUBLED: [u32; 10] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
     let mut sum = 0u32;
     let mut double = false;
     for &b in digits.iter().rev() {
         if !b.is_ascii_digit() {
             continue;
         }
-        let mut d = u32::from(b - b'0');
-        if double {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
-            }
-        }
-        sum += d;
+        let d = usize::from(b - b'0');
+        sum += if double { DOUBLED[d] } else { d as u32 };
         double = !double;
     }
     sum.is_multiple_of(10)

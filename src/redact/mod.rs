@@ -213,10 +213,8 @@ fn known_kinds() -> String {
 pub struct Redactor {
     /// Kinds turned on, one bit per [`Kind`].
     enabled: u16,
-    /// Trigger substrings of the enabled text detectors.
-    triggers: scan::Triggers,
-    /// Whether the digit scan (cards, IBANs) runs at all.
-    digits: bool,
+    /// The enabled built-in detectors.
+    scanner: scan::Scanner,
     extras: Vec<Extra>,
 }
 
@@ -265,12 +263,9 @@ impl Redactor {
             });
         }
 
-        let triggers = scan::Triggers::new(enabled);
-        let digits = enabled & (Kind::Card.bit() | Kind::Iban.bit()) != 0;
         Ok(Redactor {
             enabled,
-            triggers,
-            digits,
+            scanner: scan::Scanner::new(enabled),
             extras,
         })
     }
@@ -346,10 +341,7 @@ impl Redactor {
     /// The merged, ordered spans to replace.
     fn find(&self, line: &str) -> Vec<Span> {
         let mut found = scan::Found::new(self.enabled);
-        self.triggers.scan(line, &mut found);
-        if self.digits {
-            scan::scan_digits(line.as_bytes(), &mut found);
-        }
+        self.scanner.scan(line, &mut found);
         for (i, extra) in self.extras.iter().enumerate() {
             for m in extra.regex.find_iter(line) {
                 if !m.is_empty() {
