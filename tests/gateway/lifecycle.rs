@@ -360,11 +360,12 @@ async fn search_is_granted_at_once_to_alice_on_call_but_erin_waits_for_an_approv
         (held[0].id.as_str(), held[0].state),
         (gid.as_str(), GrantState::Active)
     );
-    // The grant works at once: the grant check passes (no source is wired).
-    assert_eq!(
-        refusal(alice.call(logs_subscribe("search")).await),
-        ErrorCode::NotFound
-    );
+    // The grant works at once: the stream opens.
+    let mut opened = alice
+        .call(logs_subscribe("search"))
+        .await
+        .expect("a grant that works at once");
+    assert!(opened.take::<String>("sub_id").is_ok());
 
     let e = create(&erin, ask("search", 600)).await;
     assert_eq!(e.state, RequestState::Pending);
@@ -661,12 +662,13 @@ async fn a_two_second_grant_expires_on_its_own_and_access_ends_with_it() {
         chrono::Duration::seconds(2)
     );
 
-    // Before expiry: the grant check passes (no log source wired: not_found),
-    // but only for the capability and person it covers.
-    assert_eq!(
-        refusal(alice.call(logs_subscribe("search")).await),
-        ErrorCode::NotFound
-    );
+    // Before expiry: the stream opens, but only for the capability and
+    // person the grant covers.
+    let mut opened = alice
+        .call(logs_subscribe("search"))
+        .await
+        .expect("the grant covers logs:read");
+    assert!(opened.take::<String>("sub_id").is_ok());
     assert_eq!(
         refusal(
             alice
