@@ -414,6 +414,8 @@ pub struct App {
     /// Set once the first `hello` chose the tab that fits the role.
     pub tab_chosen: bool,
     pub catalog: Vec<CatalogService>,
+    /// `n` was pressed before the catalog arrived: open the form when it does.
+    pub form_wanted: bool,
     pub requests: BTreeMap<String, AccessRequest>,
     pub grants: BTreeMap<String, Grant>,
     pub sessions: Vec<Session>,
@@ -460,6 +462,7 @@ impl App {
             tab: Tab::Grants,
             tab_chosen: false,
             catalog: Vec::new(),
+            form_wanted: false,
             requests: BTreeMap::new(),
             grants: BTreeMap::new(),
             sessions: Vec::new(),

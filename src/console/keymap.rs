@@ -5,7 +5,9 @@
 //! in a state of its pane ([`When`]): in the Logs pane `n`/`N` move between
 //! search matches while a search is active, and `n` is "new request"
 //! otherwise, as everywhere else; `r` asks again for access only once a
-//! stream or the charts stopped for want of it.
+//! stream or the charts stopped for want of it; in the Metrics pane the
+//! arrows and `h j k l` move the focus between charts, `Enter` enlarges
+//! the focused one and `Esc` (only then) brings the grid back.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -56,6 +58,10 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     RefreshCharts,
+    ChartPrev,
+    ChartNext,
+    Enlarge,
+    Shrink,
 }
 
 /// When a binding holds, beyond its scope.
@@ -68,6 +74,8 @@ pub enum When {
     StreamClosed,
     /// The charted service's metrics:read grant has ended.
     ChartsEnded,
+    /// A chart fills the Metrics pane.
+    ChartEnlarged,
 }
 
 /// The state the conditional bindings look at.
@@ -76,6 +84,7 @@ pub struct Ctx {
     pub searching: bool,
     pub stream_closed: bool,
     pub charts_ended: bool,
+    pub chart_enlarged: bool,
 }
 
 impl Ctx {
@@ -84,6 +93,7 @@ impl Ctx {
             searching: app.logs.search.is_some(),
             stream_closed: app.logs.streams.iter().any(|s| s.state.needs_banner()),
             charts_ended: super::metrics_update::ended(app),
+            chart_enlarged: app.metrics.enlarged,
         }
     }
 
@@ -93,6 +103,7 @@ impl Ctx {
             When::Searching => self.searching,
             When::StreamClosed => self.stream_closed,
             When::ChartsEnded => self.charts_ended,
+            When::ChartEnlarged => self.chart_enlarged,
         }
     }
 }
@@ -447,6 +458,97 @@ pub const BINDINGS: &[Binding] = &[
         "zoom out: longer range (5m → 15m → 1h → 6h)",
         false,
     ),
+    bw(
+        K::Esc,
+        NONE,
+        A::Shrink,
+        P(Tab::Metrics),
+        "esc",
+        "back to every chart",
+        true,
+        When::ChartEnlarged,
+    ),
+    b(
+        K::Enter,
+        NONE,
+        A::Enlarge,
+        P(Tab::Metrics),
+        "enter",
+        "enlarge: the focused chart (again: back)",
+        true,
+    ),
+    b(
+        K::Left,
+        NONE,
+        A::ChartPrev,
+        P(Tab::Metrics),
+        "←",
+        "focus: the previous chart",
+        false,
+    ),
+    b(
+        K::Char('h'),
+        NONE,
+        A::ChartPrev,
+        P(Tab::Metrics),
+        "h",
+        "focus: the previous chart",
+        false,
+    ),
+    b(
+        K::Right,
+        NONE,
+        A::ChartNext,
+        P(Tab::Metrics),
+        "→",
+        "focus: the next chart",
+        false,
+    ),
+    b(
+        K::Char('l'),
+        NONE,
+        A::ChartNext,
+        P(Tab::Metrics),
+        "l",
+        "focus: the next chart",
+        false,
+    ),
+    b(
+        K::Up,
+        NONE,
+        A::Up,
+        P(Tab::Metrics),
+        "↑",
+        "focus: the chart above",
+        false,
+    ),
+    b(
+        K::Char('k'),
+        NONE,
+        A::Up,
+        P(Tab::Metrics),
+        "k",
+        "focus: the chart above",
+        false,
+    ),
+    b(
+        K::Down,
+        NONE,
+        A::Down,
+        P(Tab::Metrics),
+        "↓",
+        "focus: the chart below",
+        false,
+    ),
+    b(
+        K::Char('j'),
+        NONE,
+        A::Down,
+        P(Tab::Metrics),
+        "j",
+        "focus: the chart below",
+        false,
+    ),
     b(
         K::Char('R'),
         SHIFT,
@@ -752,6 +854,42 @@ mod tests {
         assert_eq!(f[0].0, "r", "what is new comes first: {f:?}");
         assert!(f.contains(&("[", "zoom in")) && f.contains(&("]", "zoom out")));
         assert!(!f.iter().any(|(k, _)| *k == "-" || *k == "+"));
+    }
+
+    #[test]
+    fn in_the_metrics_pane_arrows_and_hjkl_move_between_charts_and_enter_enlarges() {
+        let tab = Tab::Metrics;
+        let code = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);
+        assert_eq!(lookup(&key('h'), tab), Some(Action::ChartPrev));
+        assert_eq!(lookup(&code(KeyCode::Left), tab), Some(Action::ChartPrev));
+        assert_eq!(lookup(&key('l'), tab), Some(Action::ChartNext));
+        assert_eq!(lookup(&code(KeyCode::Right), tab), Some(Action::ChartNext));
+        assert_eq!(lookup(&key('j'), tab), Some(Action::Down));
+        assert_eq!(lookup(&code(KeyCode::Up), tab), Some(Action::Up));
+        assert_eq!(lookup(&code(KeyCode::Enter), tab), Some(Action::Enlarge));
+        // Esc only means something while a chart is enlarged.
+        assert_eq!(lookup(&code(KeyCode::Esc), tab), None);
+        let enlarged = Ctx {
+            chart_enlarged: true,
+            ..Ctx::default()
+        };
+        assert_eq!(
+            lookup_in(&code(KeyCode::Esc), tab, enlarged),
+            Some(Action::Shrink)
+        );
+        // Tab still changes tabs; h, l and Enter mean nothing elsewhere.
+        assert_eq!(lookup(&code(KeyCode::Tab), tab), Some(Action::NextTab));
+        assert_eq!(lookup(&key('l'), Tab::Grants), None);
+        assert_eq!(lookup(&code(KeyCode::Enter), Tab::Sessions), None);
+        // The footer offers enter, and esc first while enlarged.
+        assert!(footer_in(tab, Ctx::default()).contains(&("enter", "enlarge")));
+        let f = footer_in(tab, enlarged);
+        assert_eq!(f[0], ("esc", "back to every chart"), "{f:?}");
+        // The help has them under the Metrics pane.
+        let help = help();
+        let (_, metrics) = help.iter().find(|g| g.0 == "Metrics pane").unwrap();
+        assert!(metrics.contains(&("←", "focus: the previous chart")));
+        assert!(metrics.contains(&("enter", "enlarge: the focused chart (again: back)")));
     }
 
     #[test]

@@ -16,11 +16,24 @@
 //!   points than columns. A gap narrower than a column cannot be drawn
 //!   and is bridged; any wider one stays a gap.
 //!
+//! - Levels: a series may carry `warn` and `critical` (values at or
+//!   above are bad, in the chart's unit). A chart's y axis always reaches
+//!   them ([`y_range`]), so that their lines are on it; the newest value
+//!   is judged against them ([`Severity`]).
+//! - Access marks: the times my metrics:read grants on the charted
+//!   service started and ended ([`marks`]), placed on the time axis with
+//!   the same arithmetic the chart's canvas uses ([`time_column`]), their
+//!   labels kept from overlapping ([`place_labels`]).
+//! - The overview: one tiny sparkline per chart per granted service
+//!   ([`columns_max`], [`spark`]).
+//!
 //! Pure data: no terminal, no clock, no I/O.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::protocol::{ErrorCode, Series};
+use crate::protocol::{Capability, ErrorCode, Grant, GrantState, Series};
 
 /// Refreshes come at least this far apart (seconds)...
 pub const REFRESH_MIN_S: u64 = 5;
@@ -29,6 +42,12 @@ pub const REFRESH_MIN_S: u64 = 5;
 pub const REFRESH_MAX_S: u64 = 30;
 /// After `rate_limited`, the next try waits this long (seconds).
 pub const RATE_LIMITED_RETRY_S: u64 = 30;
+/// The overview's services other than the charted one are queried this
+/// far apart (seconds): each query is audited at the gateway, and a
+/// sparkline needs no more.
+pub const OVERVIEW_REFRESH_S: u64 = 30;
+/// The sparkline width the overview's queries choose their step for.
+pub const OVERVIEW_SPARK_COLS: u16 = 30;
 /// The steps the console asks for (seconds): round figures, so that a
 /// small resize does not change the step.
 const STEPS: [u64; 14] = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600];
@@ -158,6 +177,29 @@ pub struct MetricsState {
     pub halted: bool,
     /// The first chart row on screen, when not all charts fit.
     pub scroll: usize,
+    /// The focused chart (an index into the series): what `Enter`
+    /// enlarges.
+    pub focus: usize,
+    /// The focused chart fills the pane.
+    pub enlarged: bool,
+    /// The overview's data for the services other than the charted one.
+    pub overview: BTreeMap<String, Overview>,
+    /// The overview query in flight (one at most, besides the charts').
+    pub overview_pending: Option<Query>,
+}
+
+/// What the overview holds for one service other than the charted one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overview {
+    /// The last answer (kept when a later query fails).
+    pub charts: Option<Charts>,
+    /// The last query failed (cleared by an answer).
+    pub failure: Option<Failure>,
+    /// Local time of the next query; None: at once.
+    pub next_due: Option<DateTime<Utc>>,
+    /// A refusal that asking again would not change: no more queries
+    /// until a grant on the service changes.
+    pub halted: bool,
 }
 
 impl MetricsState {
@@ -175,6 +217,313 @@ impl MetricsState {
     pub fn pending_for(&self, service: &str) -> Option<&Query> {
         self.pending.as_ref().filter(|q| q.service == service)
     }
+
+    /// What the overview shows for `service`: its own answer, or the
+    /// charts' when they are of it (the charted service, or the one
+    /// charted before), whichever is newer.
+    pub fn overview_of(&self, service: &str) -> Option<&Charts> {
+        let own = self.overview.get(service).and_then(|o| o.charts.as_ref());
+        match (own, self.charts_of(service)) {
+            (Some(o), Some(c)) if o.at > c.at => Some(o),
+            (_, Some(c)) => Some(c),
+            (o, None) => o,
+        }
+    }
+}
+
+// ---- levels ----
+
+/// How a value stands against its chart's levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Ok,
+    Warn,
+    Critical,
+}
+
+impl Severity {
+    /// `v` against `warn` and `critical` (at or above is bad); None when
+    /// the chart has no levels (or `v` is not a number).
+    pub fn of(v: f64, warn: Option<f64>, critical: Option<f64>) -> Option<Severity> {
+        let (warn, critical) = (finite(warn), finite(critical));
+        if (warn.is_none() && critical.is_none()) || !v.is_finite() {
+            return None;
+        }
+        Some(if critical.is_some_and(|c| v >= c) {
+            Severity::Critical
+        } else if warn.is_some_and(|w| v >= w) {
+            Severity::Warn
+        } else {
+            Severity::Ok
+        })
+    }
+
+    /// `v` against the levels of `s`.
+    pub fn in_series(s: &Series, v: f64) -> Option<Severity> {
+        Severity::of(v, s.warn, s.critical)
+    }
+
+    /// The level crossed, as the title says it: `WARN`, `CRIT`.
+    pub fn badge(self) -> Option<&'static str> {
+        match self {
+            Severity::Ok => None,
+            Severity::Warn => Some("WARN"),
+            Severity::Critical => Some("CRIT"),
+        }
+    }
+}
+
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|v| v.is_finite())
+}
+
+/// The levels of `s` that are numbers: (warn, critical).
+pub fn levels(s: &Series) -> (Option<f64>, Option<f64>) {
+    (finite(s.warn), finite(s.critical))
+}
+
+/// The level `v` crossed in `s`, if any: its value.
+pub fn crossed(s: &Series, sev: Severity) -> Option<f64> {
+    match sev {
+        Severity::Ok => None,
+        Severity::Warn => finite(s.warn),
+        Severity::Critical => finite(s.critical),
+    }
+}
+
+/// A level as the title writes it: `1,000`, `5%`, `1.5 GiB`.
+pub fn level_label(v: f64, unit: &str) -> String {
+    if is_bytes(unit) || unit == "%" {
+        value(v, unit)
+    } else {
+        value(v, "")
+    }
+}
+
+/// The y axis of a chart whose points go from `lo` to `hi`: from 0 (or
+/// a round figure under the lowest value, when negative) to a round
+/// figure above the highest, the chart's levels included so that their
+/// lines are on the chart.
+pub fn y_range(lo: f64, hi: f64, levels: &[f64], unit: &str) -> (f64, f64) {
+    let (lo, hi) = levels
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((lo, hi), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let low = if lo >= 0.0 {
+        0.0
+    } else {
+        -nice_ceil(-lo * 1.02, unit)
+    };
+    let high = if hi > 0.0 {
+        nice_ceil(hi * 1.02, unit)
+    } else if low < 0.0 {
+        0.0
+    } else {
+        1.0
+    };
+    (low, high)
+}
+
+// ---- where things fall on a chart ----
+
+/// The column (of `cols`, from the left) where time `t_ms` falls on a
+/// chart over `[from_ms, to_ms]`, as the braille canvas places a point
+/// (two dots a column, rounded); None outside the window.
+pub fn time_column(t_ms: i64, from_ms: i64, to_ms: i64, cols: u16) -> Option<u16> {
+    if cols == 0 || to_ms <= from_ms || t_ms < from_ms || t_ms > to_ms {
+        return None;
+    }
+    let dots = f64::from(cols) * 2.0 - 1.0;
+    let dot = ((t_ms - from_ms) as f64 * dots / (to_ms - from_ms) as f64).round() as u16;
+    Some((dot / 2).min(cols - 1))
+}
+
+/// The row (of `rows`, from the top) where `v` falls on a y axis from
+/// `lo` to `hi`, as the braille canvas places a point (four dots a row,
+/// rounded); None outside the axis.
+pub fn value_row(v: f64, lo: f64, hi: f64, rows: u16) -> Option<u16> {
+    if rows == 0 || hi <= lo || !v.is_finite() || v < lo || v > hi {
+        return None;
+    }
+    let dots = f64::from(rows) * 4.0 - 1.0;
+    let dot = ((hi - v) * dots / (hi - lo)).round() as u16;
+    Some((dot / 4).min(rows - 1))
+}
+
+// ---- access marks ----
+
+/// What happened to my access at a mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    Granted,
+    Revoked,
+    Expired,
+}
+
+impl MarkKind {
+    /// The label, glyph first (it sits on the mark): `▲ granted`.
+    pub fn label(self) -> &'static str {
+        match self {
+            MarkKind::Granted => "▲ granted",
+            MarkKind::Revoked => "■ revoked",
+            MarkKind::Expired => "■ expired",
+        }
+    }
+
+    /// The label, glyph last, for a mark near the right edge.
+    pub fn label_left(self) -> &'static str {
+        match self {
+            MarkKind::Granted => "granted ▲",
+            MarkKind::Revoked => "revoked ■",
+            MarkKind::Expired => "expired ■",
+        }
+    }
+}
+
+/// An access event on the time axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pub at_ms: i64,
+    pub kind: MarkKind,
+}
+
+/// The starts and ends of `user`'s grants covering metrics:read on
+/// `service` inside `[from_ms, to_ms]`, oldest first: a start for each,
+/// and an end for each that ended (revoked, expired, or past its
+/// expiry at `now` without the event having come yet).
+pub fn marks<'a>(
+    grants: impl IntoIterator<Item = &'a Grant>,
+    user: &str,
+    service: &str,
+    from_ms: i64,
+    to_ms: i64,
+    now: DateTime<Utc>,
+) -> Vec<Mark> {
+    let mut out = Vec::new();
+    for g in grants {
+        if g.user != user
+            || g.service != service
+            || !g.capabilities.contains(&Capability::MetricsRead)
+        {
+            continue;
+        }
+        out.push(Mark {
+            at_ms: g.starts_at.timestamp_millis(),
+            kind: MarkKind::Granted,
+        });
+        let end = match g.state {
+            GrantState::Revoked => Some((g.ended_at.unwrap_or(g.expires_at), MarkKind::Revoked)),
+            GrantState::Expired => Some((g.ended_at.unwrap_or(g.expires_at), MarkKind::Expired)),
+            GrantState::Active if g.expires_at <= now => Some((g.expires_at, MarkKind::Expired)),
+            GrantState::Active => None,
+        };
+        if let Some((at, kind)) = end {
+            out.push(Mark {
+                at_ms: at.timestamp_millis(),
+                kind,
+            });
+        }
+    }
+    out.retain(|m| m.at_ms >= from_ms && m.at_ms <= to_ms);
+    // Ends before starts at the same instant (an extension follows on).
+    out.sort_by_key(|m| (m.at_ms, m.kind == MarkKind::Granted));
+    out.dedup();
+    out
+}
+
+/// Where labels go on the top `rows` rows of a chart `cols` wide: each
+/// label is `(mark column, width)`, left to right; the answer is `(x,
+/// row, ends on the mark)`. A label starts on its mark, or ends on it
+/// when it would run past the right edge; it takes the first row where
+/// it keeps a column clear of the labels already placed and `room(x,
+/// row, width)` says the chart leaves it room; None when no row does.
+pub fn place_labels(
+    labels: &[(u16, u16)],
+    cols: u16,
+    rows: u16,
+    mut room: impl FnMut(u16, u16, u16) -> bool,
+) -> Vec<Option<(u16, u16, bool)>> {
+    // The first free column on each row.
+    let mut free: Vec<u16> = vec![0; rows as usize];
+    labels
+        .iter()
+        .map(|&(col, w)| {
+            if w > cols {
+                return None;
+            }
+            let (x, left) = if col + w <= cols {
+                (col, false)
+            } else {
+                ((col + 1).saturating_sub(w), true)
+            };
+            let row = (0..rows).find(|r| free[*r as usize] <= x && room(x, *r, w))?;
+            free[row as usize] = x + w + 1;
+            Some((x, row, left))
+        })
+        .collect()
+}
+
+// ---- sparklines ----
+
+/// The largest value per column of `cols` over `[from_ms, to_ms]`; None
+/// where no point falls. A column left empty between two points no
+/// further apart than the usual spacing allows (a step wider than a
+/// column) takes the value between them; a real gap stays empty.
+pub fn columns_max(
+    points: &[(i64, f64)],
+    from_ms: i64,
+    to_ms: i64,
+    cols: usize,
+) -> Vec<Option<f64>> {
+    let mut out: Vec<Option<f64>> = vec![None; cols];
+    if cols == 0 || to_ms <= from_ms {
+        return out;
+    }
+    let gap = gap_threshold(points);
+    let span = i128::from(to_ms - from_ms) + 1;
+    let column = |t: i64| -> usize {
+        let c = i128::from(t - from_ms) * cols as i128 / span;
+        (c as usize).min(cols - 1)
+    };
+    // The previous finite point: (column, time, value).
+    let mut prev: Option<(usize, i64, f64)> = None;
+    for &(t, v) in points {
+        if t < from_ms || t > to_ms {
+            continue;
+        }
+        if !v.is_finite() {
+            prev = None;
+            continue;
+        }
+        let c = column(t);
+        out[c] = Some(out[c].map_or(v, |m: f64| m.max(v)));
+        if let Some((pc, pt, pv)) = prev
+            && c > pc + 1
+            && t - pt <= gap
+        {
+            for (k, slot) in out.iter_mut().enumerate().take(c).skip(pc + 1) {
+                let f = (k - pc) as f64 / (c - pc) as f64;
+                *slot = Some(pv + (v - pv) * f);
+            }
+        }
+        prev = Some((c, t, v));
+    }
+    out
+}
+
+/// Eight heights of block.
+const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The block for `v` on an axis from `lo` to `hi` (a blank for no value).
+pub fn spark(v: Option<f64>, lo: f64, hi: f64) -> char {
+    let Some(v) = v.filter(|v| v.is_finite()) else {
+        return ' ';
+    };
+    if hi <= lo {
+        return BLOCKS[0];
+    }
+    let f = ((v - lo) / (hi - lo)).clamp(0.0, 1.0);
+    BLOCKS[((f * 8.0) as usize).min(7)]
 }
 
 // ---- downsampling ----
@@ -623,5 +972,247 @@ mod tests {
         assert_eq!(nice_ceil(620.0 * mib, "bytes"), 800.0 * mib);
         assert_eq!(nice_ceil(924.0 * mib, "bytes"), 1024.0 * mib);
         assert_eq!(axis(1024.0 * mib, "bytes"), "1G");
+    }
+
+    fn series(warn: Option<f64>, critical: Option<f64>) -> Series {
+        Series {
+            name: "latency_p99".into(),
+            unit: "ms".into(),
+            points: vec![],
+            warn,
+            critical,
+        }
+    }
+
+    #[test]
+    fn a_value_at_or_above_a_level_has_crossed_it() {
+        let s = series(Some(500.0), Some(1000.0));
+        assert_eq!(Severity::in_series(&s, 499.9), Some(Severity::Ok));
+        assert_eq!(Severity::in_series(&s, 500.0), Some(Severity::Warn));
+        assert_eq!(Severity::in_series(&s, 1000.0), Some(Severity::Critical));
+        assert_eq!(Severity::in_series(&s, 2140.0), Some(Severity::Critical));
+        assert_eq!(crossed(&s, Severity::Critical), Some(1000.0));
+        assert_eq!(Severity::Critical.badge(), Some("CRIT"));
+        assert_eq!(Severity::Ok.badge(), None);
+        // Only one level, or none (or not numbers): judged by what there is.
+        assert_eq!(Severity::of(7.0, None, Some(5.0)), Some(Severity::Critical));
+        assert_eq!(Severity::of(3.0, None, Some(5.0)), Some(Severity::Ok));
+        assert_eq!(Severity::of(3.0, None, None), None);
+        assert_eq!(Severity::of(3.0, Some(f64::NAN), None), None);
+        assert_eq!(Severity::of(f64::NAN, Some(1.0), None), None);
+        assert_eq!(level_label(1000.0, "ms"), "1,000");
+        assert_eq!(level_label(5.0, "%"), "5%");
+        assert_eq!(
+            level_label(1.5 * 1024.0 * 1024.0 * 1024.0, "bytes"),
+            "1.5 GiB"
+        );
+    }
+
+    #[test]
+    fn the_y_axis_reaches_the_levels_so_their_lines_are_on_the_chart() {
+        // Without levels, as before: 0 to a round figure above the max.
+        assert_eq!(y_range(104.0, 2140.0, &[], "ms"), (0.0, 2500.0));
+        assert_eq!(y_range(0.0, 0.0, &[], "%"), (0.0, 1.0));
+        assert_eq!(y_range(-3.0, 4.0, &[], ""), (-4.0, 5.0));
+        assert_eq!(y_range(-3.0, -1.0, &[], ""), (-4.0, 0.0));
+        // A calm p99 under its levels: the axis goes above critical.
+        assert_eq!(y_range(104.0, 435.0, &[500.0, 1000.0], "ms"), (0.0, 1500.0));
+        // Above them already: the data decides.
+        assert_eq!(
+            y_range(104.0, 2140.0, &[500.0, 1000.0], "ms"),
+            (0.0, 2500.0)
+        );
+        assert_eq!(y_range(0.4, 0.6, &[1.0, 5.0], "%"), (0.0, 6.0));
+        // Every level lands inside the axis, never on its top edge.
+        for (max, lv) in [(0.6, 5.0), (435.0, 1000.0), (12.0, 30.0), (1e9, 2e9)] {
+            let (lo, hi) = y_range(0.0, max, &[lv], "");
+            assert!(lo <= lv && lv < hi, "{lv} in {lo}..{hi}");
+        }
+        // Not-a-number levels are ignored.
+        assert_eq!(y_range(1.0, 2.0, &[f64::NAN], ""), (0.0, 2.5));
+    }
+
+    #[test]
+    fn times_and_values_fall_where_the_braille_canvas_puts_them() {
+        // 72 columns over 15 minutes: the ends are the first and last.
+        let (from, to) = (0, 900_000);
+        assert_eq!(time_column(from, from, to, 72), Some(0));
+        assert_eq!(time_column(to, from, to, 72), Some(71));
+        // The middle rounds to the right (71.5 dots of 143).
+        assert_eq!(time_column(450_000, from, to, 72), Some(36));
+        assert_eq!(time_column(from - 1, from, to, 72), None);
+        assert_eq!(time_column(to + 1, from, to, 72), None);
+        assert_eq!(time_column(10, 0, 0, 72), None);
+        // 15 rows from 0 to 1,500: 1,000 is a third down, 0 the bottom.
+        assert_eq!(value_row(1500.0, 0.0, 1500.0, 15), Some(0));
+        assert_eq!(value_row(1000.0, 0.0, 1500.0, 15), Some(5));
+        assert_eq!(value_row(500.0, 0.0, 1500.0, 15), Some(9));
+        assert_eq!(value_row(0.0, 0.0, 1500.0, 15), Some(14));
+        assert_eq!(value_row(1600.0, 0.0, 1500.0, 15), None);
+        assert_eq!(value_row(f64::NAN, 0.0, 1500.0, 15), None);
+        assert_eq!(value_row(1.0, 0.0, 1500.0, 0), None);
+    }
+
+    fn my_grant(id: &str, from: &str, to: &str, state: GrantState) -> Grant {
+        let at = |hms: &str| {
+            DateTime::parse_from_rfc3339(&format!("2026-11-24T{hms}Z"))
+                .unwrap()
+                .to_utc()
+        };
+        Grant {
+            id: id.into(),
+            request_id: format!("req-{id}"),
+            user: "alice".into(),
+            service: "payments".into(),
+            capabilities: vec![Capability::LogsRead, Capability::MetricsRead],
+            starts_at: at(from),
+            expires_at: at(to),
+            state,
+            break_glass: false,
+            revoked_by: None,
+            revoke_reason: None,
+            ended_at: (state != GrantState::Active).then(|| at(to)),
+        }
+    }
+
+    #[test]
+    fn marks_are_my_metrics_grants_starts_and_ends_inside_the_window() {
+        let ms = |hms: &str| {
+            DateTime::parse_from_rfc3339(&format!("2026-11-24T{hms}Z"))
+                .unwrap()
+                .timestamp_millis()
+        };
+        let now = DateTime::from_timestamp_millis(ms("03:00:00")).unwrap();
+        let mut revoked = my_grant("g1", "02:05:00", "02:35:00", GrantState::Revoked);
+        revoked.ended_at = Some(DateTime::from_timestamp_millis(ms("02:18:00")).unwrap());
+        let expired = my_grant("g2", "02:20:00", "02:35:00", GrantState::Expired);
+        let active = my_grant("g3", "02:40:00", "03:20:00", GrantState::Active);
+        // Ran out on the clock, the event not in yet: an end all the same.
+        let ran_out = my_grant("g4", "02:50:00", "02:55:00", GrantState::Active);
+        let mut bobs = my_grant("g5", "02:30:00", "02:45:00", GrantState::Expired);
+        bobs.user = "bob".into();
+        let mut logs_only = my_grant("g6", "02:31:00", "02:45:00", GrantState::Expired);
+        logs_only.capabilities = vec![Capability::LogsRead];
+        let mut elsewhere = my_grant("g7", "02:32:00", "02:45:00", GrantState::Expired);
+        elsewhere.service = "ledger".into();
+        let all = [
+            revoked, expired, active, ran_out, bobs, logs_only, elsewhere,
+        ];
+        let got = marks(
+            &all,
+            "alice",
+            "payments",
+            ms("02:00:00"),
+            ms("03:00:00"),
+            now,
+        );
+        let want = [
+            ("02:05:00", MarkKind::Granted),
+            ("02:18:00", MarkKind::Revoked),
+            ("02:20:00", MarkKind::Granted),
+            ("02:35:00", MarkKind::Expired),
+            ("02:40:00", MarkKind::Granted),
+            ("02:50:00", MarkKind::Granted),
+            ("02:55:00", MarkKind::Expired),
+        ]
+        .map(|(at, kind)| Mark {
+            at_ms: ms(at),
+            kind,
+        });
+        assert_eq!(got, want);
+        // Outside the window: not there.
+        let got = marks(
+            &all,
+            "alice",
+            "payments",
+            ms("02:45:00"),
+            ms("03:00:00"),
+            now,
+        );
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|m| m.at_ms >= ms("02:45:00")));
+        // An extension starting as the old grant ends: the end first.
+        let old = my_grant("g8", "02:45:00", "02:52:00", GrantState::Expired);
+        let new = my_grant("g9", "02:52:00", "03:20:00", GrantState::Active);
+        let got = marks(
+            [&new, &old],
+            "alice",
+            "payments",
+            ms("02:50:00"),
+            ms("03:00:00"),
+            now,
+        );
+        let kinds: Vec<MarkKind> = got.iter().map(|m| m.kind).collect();
+        assert_eq!(kinds, [MarkKind::Expired, MarkKind::Granted]);
+        assert_eq!(MarkKind::Revoked.label(), "■ revoked");
+        assert_eq!(MarkKind::Granted.label_left(), "granted ▲");
+    }
+
+    #[test]
+    fn mark_labels_stack_when_they_would_touch_and_end_on_marks_near_the_edge() {
+        let anywhere = |_: u16, _: u16, _: u16| true;
+        // Three labels 9 wide on a 72-column chart.
+        let got = place_labels(
+            &[(6, 9), (21, 9), (24, 9), (42, 9), (70, 9)],
+            72,
+            2,
+            anywhere,
+        );
+        assert_eq!(
+            got,
+            [
+                Some((6, 0, false)),
+                Some((21, 0, false)),
+                // Would touch the one at 21: a row down.
+                Some((24, 1, false)),
+                Some((42, 0, false)),
+                // Would run past the edge: ends on its mark.
+                Some((62, 0, true)),
+            ]
+        );
+        // No row left: left out (the line stays).
+        let got = place_labels(&[(0, 9), (2, 9), (4, 9)], 72, 2, anywhere);
+        assert_eq!(got[2], None);
+        // A row the curve takes is skipped.
+        let got = place_labels(&[(5, 9)], 72, 2, |_, row, _| row == 1);
+        assert_eq!(got, [Some((5, 1, false))]);
+        // Wider than the chart: nowhere.
+        assert_eq!(place_labels(&[(0, 9)], 8, 2, anywhere), [None]);
+    }
+
+    #[test]
+    fn sparklines_keep_spikes_and_gaps_and_bridge_coarse_steps() {
+        // A point every 30 s for 15 minutes into 40 columns (22.5 s each):
+        // some columns have no point of their own, and are bridged.
+        let points: Vec<(i64, f64)> = (0..=30).map(|i| (i * 30_000, 1.0)).collect();
+        let cols = columns_max(&points, 0, 900_000, 40);
+        assert!(cols.iter().all(Option::is_some), "{cols:?}");
+        // A one-sample spike survives.
+        let mut spiky = points.clone();
+        spiky[12].1 = 9.0;
+        let cols = columns_max(&spiky, 0, 900_000, 10);
+        assert_eq!(cols.iter().flatten().copied().fold(0.0, f64::max), 9.0);
+        // A real gap (two minutes without a point) stays empty.
+        let gappy: Vec<(i64, f64)> = points
+            .iter()
+            .copied()
+            .filter(|(t, _)| !(300_000..=420_000).contains(t))
+            .collect();
+        let cols = columns_max(&gappy, 0, 900_000, 30);
+        assert!(cols[9..14].iter().all(Option::is_none), "{cols:?}");
+        assert!(cols[..9].iter().all(Option::is_some));
+        assert!(cols[14..].iter().all(Option::is_some));
+        // Before the first point: empty, not zero.
+        let late: Vec<(i64, f64)> = points.iter().copied().filter(|p| p.0 >= 600_000).collect();
+        let cols = columns_max(&late, 0, 900_000, 30);
+        assert!(cols[..19].iter().all(Option::is_none));
+        assert!(columns_max(&points, 0, 900_000, 0).is_empty());
+        // Blocks from the floor of the axis to its top.
+        assert_eq!(spark(Some(0.0), 0.0, 10.0), '▁');
+        assert_eq!(spark(Some(5.0), 0.0, 10.0), '▅');
+        assert_eq!(spark(Some(10.0), 0.0, 10.0), '█');
+        assert_eq!(spark(Some(99.0), 0.0, 10.0), '█');
+        assert_eq!(spark(None, 0.0, 10.0), ' ');
+        assert_eq!(spark(Some(3.0), 1.0, 1.0), '▁');
     }
 }

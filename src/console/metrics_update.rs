@@ -12,14 +12,28 @@
 //! query keeps the charts held (marked stale); a refusal that asking again
 //! would not change (`forbidden`, `not_found`, `bad_request`) stops the
 //! refreshes until something changes.
+//!
+//! The overview (a sparkline row per granted service, on screen only
+//! when the pane has room for it) needs the other services' charts too:
+//! they are queried by the same rules, one at a time besides the charts'
+//! query, each at most every [`OVERVIEW_REFRESH_S`] (30 s), and only the
+//! services the overview shows, only while it is on screen. They ask
+//! for the pane's range at a step for a sparkline; a new range reaches
+//! them at their next query, not in a burst. Enlarging a chart costs no
+//! query either: it draws the same points wider.
+//!
+//! Focus: `←`/`→` (`h`/`l`) and `↑`/`↓` (`k`/`j`) move it between charts
+//! (the rows scroll to keep it on screen), `Enter` enlarges the focused
+//! chart to the whole pane and back, `Esc` goes back.
 
 use chrono::{DateTime, Duration, Utc};
-use crossterm::event::{KeyCode, KeyEvent, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 
 use super::app::{App, Effect, FormField, Level, Overlay, Tab};
 use super::keymap::Action;
 use super::metrics::{
-    Charts, Failure, Query, RATE_LIMITED_RETRY_S, Range, refresh_every, step_for,
+    Charts, Failure, OVERVIEW_REFRESH_S, OVERVIEW_SPARK_COLS, Query, RATE_LIMITED_RETRY_S, Range,
+    refresh_every, step_for,
 };
 use super::update::{flash, new_form, send};
 use super::views;
@@ -144,6 +158,12 @@ fn query(app: &mut App, service: String) -> Vec<Effect> {
 /// or the refresh due. Picks the service the first time. Runs after
 /// every message.
 pub fn poll(app: &mut App) -> Vec<Effect> {
+    let mut effects = poll_charts(app);
+    effects.extend(poll_overview(app));
+    effects
+}
+
+fn poll_charts(app: &mut App) -> Vec<Effect> {
     if app.tab != Tab::Metrics || !app.connected() || app.metrics.pending.is_some() {
         return Vec::new();
     }
@@ -166,15 +186,87 @@ pub fn poll(app: &mut App) -> Vec<Effect> {
     }
 }
 
+/// The services the overview shows now and should be queried for: on
+/// screen, not the charted one, covered by a grant.
+fn overview_to_query(app: &App) -> Vec<String> {
+    let charted = service(app);
+    views::metrics_overview(app)
+        .into_iter()
+        .filter(|s| Some(s.as_str()) != charted && has_grant(app, s))
+        .collect()
+}
+
+/// Queries the first overview service that is due (one in flight at
+/// most); forgets the overview of services no grant covers any more.
+fn poll_overview(app: &mut App) -> Vec<Effect> {
+    if app.tab != Tab::Metrics || !app.connected() || app.metrics.overview_pending.is_some() {
+        return Vec::new();
+    }
+    let granted: Vec<String> = metrics_grants(app)
+        .iter()
+        .map(|g| g.service.clone())
+        .collect();
+    app.metrics.overview.retain(|s, _| granted.contains(s));
+    let now = app.local_now;
+    let due = overview_to_query(app).into_iter().find(|s| {
+        app.metrics
+            .overview
+            .get(s)
+            .is_none_or(|o| !o.halted && o.next_due.is_none_or(|t| now >= t))
+    });
+    let Some(service) = due else {
+        return Vec::new();
+    };
+    let range = app.metrics.range;
+    let step_s = step_for(range.secs(), OVERVIEW_SPARK_COLS);
+    let effects = send(
+        app,
+        Op::MetricsQuery {
+            service: service.clone(),
+            metric: None,
+            range_s: range.secs(),
+            step_s,
+        },
+        format!("overview of {service}"),
+    );
+    if let Some(Effect::Send { op_id, .. }) = effects.first() {
+        app.in_flight.remove(op_id);
+        app.metrics.overview_pending = Some(Query {
+            op_id: op_id.clone(),
+            service,
+            range,
+            step_s,
+        });
+    }
+    effects
+}
+
 /// When the runtime should wake `update` for the next refresh (local
-/// time), while refreshes run.
+/// time), while refreshes run: the charts' or the overview's.
 pub fn next_wakeup(app: &App) -> Option<DateTime<Utc>> {
     let m = &app.metrics;
-    if app.tab != Tab::Metrics || !app.connected() || m.pending.is_some() || m.halted {
+    if app.tab != Tab::Metrics || !app.connected() {
         return None;
     }
-    service(app).filter(|s| has_grant(app, s))?;
-    m.next_due
+    let charts = if m.pending.is_some() || m.halted {
+        None
+    } else {
+        service(app).filter(|s| has_grant(app, s)).and(m.next_due)
+    };
+    let overview = if m.overview_pending.is_some() {
+        None
+    } else {
+        overview_to_query(app)
+            .iter()
+            .filter_map(|s| m.overview.get(s))
+            .filter(|o| !o.halted)
+            .filter_map(|o| o.next_due)
+            .min()
+    };
+    match (charts, overview) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 // ---- the network ----
@@ -185,6 +277,11 @@ pub fn on_reply(
     op_id: &str,
     result: &Result<serde_json::Map<String, serde_json::Value>, ErrorBody>,
 ) -> Option<Vec<Effect>> {
+    if let Some(q) = app.metrics.overview_pending.take_if(|q| q.op_id == op_id) {
+        app.in_flight.remove(op_id);
+        on_overview_reply(app, q, result);
+        return Some(Vec::new());
+    }
     let q = app.metrics.pending.take_if(|q| q.op_id == op_id)?;
     app.in_flight.remove(op_id);
     let now = app.server_now();
@@ -194,19 +291,10 @@ pub fn on_reply(
         // Asked before the user moved on: `poll` asks for what is wanted.
         return Some(Vec::new());
     }
-    let series = result.as_ref().map_err(Clone::clone).and_then(|fields| {
-        let v = fields.get("series").cloned().ok_or_else(|| ErrorBody {
-            code: ErrorCode::Internal,
-            message: "the gateway's answer had no series".into(),
-        })?;
-        serde_json::from_value::<Vec<Series>>(v).map_err(|e| ErrorBody {
-            code: ErrorCode::Internal,
-            message: format!("the gateway's series could not be read: {e}"),
-        })
-    });
     let m = &mut app.metrics;
-    match series {
+    match series_of(result) {
         Ok(series) => {
+            let n = series.len();
             m.charts = Some(Charts {
                 service: q.service,
                 range: q.range,
@@ -216,6 +304,9 @@ pub fn on_reply(
             });
             m.failure = None;
             m.next_due = Some(app.local_now + Duration::seconds(refresh_every(q.step_s) as i64));
+            // The gateway may chart fewer series than before.
+            m.focus = m.focus.min(n.saturating_sub(1));
+            m.enlarged &= n > 0;
         }
         Err(e) => {
             let first = m.failure.is_none();
@@ -253,9 +344,68 @@ pub fn on_reply(
     Some(Vec::new())
 }
 
-/// The connection dropped: the query in flight died with it.
+/// The series of a `metrics.query` reply.
+fn series_of(
+    result: &Result<serde_json::Map<String, serde_json::Value>, ErrorBody>,
+) -> Result<Vec<Series>, ErrorBody> {
+    result.as_ref().map_err(Clone::clone).and_then(|fields| {
+        let v = fields.get("series").cloned().ok_or_else(|| ErrorBody {
+            code: ErrorCode::Internal,
+            message: "the gateway's answer had no series".into(),
+        })?;
+        serde_json::from_value::<Vec<Series>>(v).map_err(|e| ErrorBody {
+            code: ErrorCode::Internal,
+            message: format!("the gateway's series could not be read: {e}"),
+        })
+    })
+}
+
+/// An overview query answered: kept, and the next one due in 30 s. A
+/// failure is said on the overview's row only (no footer message: the
+/// charts of that service are not what is on screen).
+fn on_overview_reply(
+    app: &mut App,
+    q: Query,
+    result: &Result<serde_json::Map<String, serde_json::Value>, ErrorBody>,
+) {
+    let now = app.server_now();
+    let due = app.local_now + Duration::seconds(OVERVIEW_REFRESH_S as i64);
+    let o = app.metrics.overview.entry(q.service.clone()).or_default();
+    o.next_due = Some(due);
+    match series_of(result) {
+        Ok(series) => {
+            o.charts = Some(Charts {
+                service: q.service,
+                range: q.range,
+                step_s: q.step_s,
+                series,
+                at: now,
+            });
+            o.failure = None;
+            o.halted = false;
+        }
+        Err(e) => {
+            o.halted = matches!(
+                e.code,
+                ErrorCode::Forbidden
+                    | ErrorCode::NotFound
+                    | ErrorCode::BadRequest
+                    | ErrorCode::Unauthorized
+            );
+            o.failure = Some(Failure {
+                service: q.service,
+                code: e.code,
+                message: e.message,
+                at: now,
+            });
+        }
+    }
+}
+
+/// The connection dropped: the queries in flight died with it.
 pub fn on_down(app: &mut App) {
     app.metrics.pending = None;
+    app.metrics.overview_pending = None;
 }
 
 /// A grant changed: a new (or extended) one covering the charted service
@@ -264,12 +414,17 @@ pub fn on_grant(app: &mut App, grant: &Grant) {
     if grant.user != app.user_name()
         || grant.state != GrantState::Active
         || !grant.capabilities.contains(&Capability::MetricsRead)
-        || app.metrics.service.as_deref() != Some(grant.service.as_str())
     {
         return;
     }
-    app.metrics.halted = false;
-    app.metrics.next_due = None;
+    if app.metrics.service.as_deref() == Some(grant.service.as_str()) {
+        app.metrics.halted = false;
+        app.metrics.next_due = None;
+    } else if let Some(o) = app.metrics.overview.get_mut(&grant.service) {
+        // A refusal may not hold any more: the overview asks again.
+        o.halted = false;
+        o.next_due = None;
+    }
 }
 
 // ---- keys and mouse ----
@@ -291,13 +446,98 @@ pub fn act(app: &mut App, action: Action) -> Option<Vec<Effect>> {
         Action::ZoomOut => zoom(app, app.metrics.range.longer(), "longest"),
         Action::RefreshCharts => return Some(refresh(app)),
         Action::AskAgain => return Some(ask_again(app)),
-        Action::Up => scroll(app, -1),
-        Action::Down => scroll(app, 1),
-        Action::PageUp | Action::Top => app.metrics.scroll = 0,
-        Action::PageDown | Action::Bottom => scroll(app, isize::MAX / 2),
+        Action::ChartPrev => focus_by(app, -1),
+        Action::ChartNext => focus_by(app, 1),
+        Action::Up => focus_rows(app, -1),
+        Action::Down => focus_rows(app, 1),
+        Action::PageUp => focus_rows(app, -(views::metrics_grid(app).1.max(1) as isize)),
+        Action::PageDown => focus_rows(app, views::metrics_grid(app).1.max(1) as isize),
+        Action::Top => focus_to(app, 0),
+        Action::Bottom => focus_to(app, usize::MAX),
+        Action::Enlarge => enlarge(app),
+        Action::Shrink => app.metrics.enlarged = false,
         _ => return None,
     }
     Some(Vec::new())
+}
+
+/// How many charts the pane shows for the charted service.
+fn chart_count(app: &App) -> usize {
+    service(app)
+        .and_then(|s| app.metrics.charts_of(s))
+        .map_or(0, |c| c.series.len())
+}
+
+/// Focus on chart `i` (clamped), the rows scrolled to show it.
+fn focus_to(app: &mut App, i: usize) {
+    let n = chart_count(app);
+    app.metrics.focus = i.min(n.saturating_sub(1));
+    keep_focus_visible(app);
+}
+
+/// The previous / next chart, in reading order.
+fn focus_by(app: &mut App, delta: isize) {
+    let to = (app.metrics.focus as isize).saturating_add(delta).max(0) as usize;
+    focus_to(app, to);
+}
+
+/// The chart `delta` rows up or down the grid, same column (the last
+/// chart when the row below is short); enlarged, the previous / next.
+fn focus_rows(app: &mut App, delta: isize) {
+    let ncols = if app.metrics.enlarged {
+        1
+    } else {
+        views::metrics_grid(app).0.max(1)
+    };
+    let n = chart_count(app);
+    let f = app.metrics.focus as isize + delta.saturating_mul(ncols as isize);
+    if f < 0 {
+        // Already on the top row: the first row's chart in this column.
+        focus_to(app, app.metrics.focus % ncols);
+    } else if f as usize >= n && app.metrics.focus / ncols == n.saturating_sub(1) / ncols {
+        // Already on the bottom row: stay.
+    } else {
+        focus_to(app, f as usize);
+    }
+}
+
+/// Scrolls the chart rows so that the focused chart is on screen.
+fn keep_focus_visible(app: &mut App) {
+    let (ncols, rows) = views::metrics_grid(app);
+    let (ncols, rows) = (ncols.max(1), rows.max(1));
+    let row = app.metrics.focus / ncols;
+    let m = &mut app.metrics;
+    if row < m.scroll {
+        m.scroll = row;
+    } else if row >= m.scroll + rows {
+        m.scroll = row + 1 - rows;
+    }
+    scroll(app, 0);
+}
+
+/// After the rows scrolled (the wheel): the focus moves onto them.
+fn keep_focus_on_screen(app: &mut App) {
+    let (ncols, rows) = views::metrics_grid(app);
+    let (ncols, rows) = (ncols.max(1), rows.max(1));
+    let n = chart_count(app);
+    let m = &mut app.metrics;
+    let (row, col) = (m.focus / ncols, m.focus % ncols);
+    let first = m.scroll.min(n.saturating_sub(1) / ncols);
+    let to_row = row.clamp(first, first + rows - 1);
+    if to_row != row {
+        m.focus = (to_row * ncols + col).min(n.saturating_sub(1));
+    }
+}
+
+/// `Enter`: the focused chart fills the pane, or the grid is back.
+fn enlarge(app: &mut App) {
+    if app.metrics.enlarged {
+        app.metrics.enlarged = false;
+    } else if chart_count(app) == 0 {
+        flash(app, Level::Info, "no chart to enlarge yet");
+    } else {
+        app.metrics.enlarged = true;
+    }
 }
 
 /// A new range: `poll` queries it at once (one query in flight at most,
@@ -352,16 +592,29 @@ pub fn on_mouse(app: &mut App, m: &MouseEvent) -> Option<()> {
         return None;
     }
     match m.kind {
-        MouseEventKind::ScrollDown => scroll(app, 1),
-        MouseEventKind::ScrollUp => scroll(app, -1),
+        MouseEventKind::ScrollDown if !app.metrics.enlarged => {
+            scroll(app, 1);
+            keep_focus_on_screen(app);
+        }
+        MouseEventKind::ScrollUp if !app.metrics.enlarged => {
+            scroll(app, -1);
+            keep_focus_on_screen(app);
+        }
+        MouseEventKind::Down(MouseButton::Left) => {
+            // A click on a chart focuses it.
+            let i = views::metrics_chart_at(app, m.column, m.row)?;
+            app.metrics.focus = i;
+        }
         _ => return None,
     }
     Some(())
 }
 
-/// After a resize: the scroll stays within what there is.
+/// After a resize: the scroll stays within what there is, the focused
+/// chart on screen.
 pub fn on_resize(app: &mut App) {
     scroll(app, 0);
+    keep_focus_visible(app);
 }
 
 // ---- the service chooser ----
@@ -406,8 +659,9 @@ pub fn on_services_key(app: &mut App, cursor: usize, key: KeyEvent) -> Vec<Effec
         KeyCode::Down | KeyCode::Char('j') => cursor = (cursor + 1).min(last),
         KeyCode::Enter | KeyCode::Char(' ') => {
             if let Some(c) = choices.get(cursor) {
-                if app.metrics.service.as_deref() != Some(c.service.as_str()) {
-                    app.metrics.scroll = 0;
+                let old = service(app).map(str::to_string);
+                if old.as_deref() != Some(c.service.as_str()) {
+                    switched_from(app, old.as_deref());
                 }
                 app.metrics.service = Some(c.service.clone());
             }
@@ -418,6 +672,28 @@ pub fn on_services_key(app: &mut App, cursor: usize, key: KeyEvent) -> Vec<Effec
     }
     app.overlay = Some(Overlay::ChartServices(cursor));
     Vec::new()
+}
+
+/// Another service is charted: the grid starts over at its first
+/// chart, and the one charted before goes to the overview with the
+/// charts it had (its next overview query in 30 s, not at once).
+fn switched_from(app: &mut App, old: Option<&str>) {
+    let m = &mut app.metrics;
+    m.scroll = 0;
+    m.focus = 0;
+    m.enlarged = false;
+    let Some(old) = old else {
+        return;
+    };
+    let due = app.local_now + Duration::seconds(OVERVIEW_REFRESH_S as i64);
+    if let Some(c) = m.charts_of(old).cloned() {
+        let o = m.overview.entry(old.to_string()).or_default();
+        if o.charts.as_ref().is_none_or(|oc| oc.at < c.at) {
+            o.charts = Some(c);
+            o.failure = None;
+        }
+        o.next_due = Some(o.next_due.map_or(due, |d| d.max(due)));
+    }
 }
 
 // ---- asking again ----
@@ -561,10 +837,11 @@ mod tests {
         update(app, Msg::Net(NetMsg::Event(Box::new(e))))
     }
 
-    /// The single metrics query in `effects`: (op_id, service, range_s, step_s).
-    fn queried(effects: &[Effect]) -> (String, String, u64, u64) {
-        match effects {
-            [
+    /// Every metrics query in `effects`: (op_id, service, range_s, step_s).
+    fn queries(effects: &[Effect]) -> Vec<(String, String, u64, u64)> {
+        effects
+            .iter()
+            .map(|e| match e {
                 Effect::Send {
                     op_id,
                     op:
@@ -574,9 +851,20 @@ mod tests {
                             range_s,
                             step_s,
                         },
-                },
-            ] => (op_id.clone(), service.clone(), *range_s, *step_s),
-            other => panic!("expected one metrics.query, got {other:?}"),
+                } => (op_id.clone(), service.clone(), *range_s, *step_s),
+                other => panic!("expected metrics.query only, got {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The single charts query in `effects` (the first), with at most
+    /// one overview query (of another service) after it.
+    fn queried(effects: &[Effect]) -> (String, String, u64, u64) {
+        let qs = queries(effects);
+        match qs.as_slice() {
+            [charts] => charts.clone(),
+            [charts, overview] if overview.1 != charts.1 => charts.clone(),
+            other => panic!("expected one charts query, got {other:?}"),
         }
     }
 
@@ -886,6 +1174,258 @@ mod tests {
             app.metrics.failure.as_ref().unwrap().code,
             ErrorCode::Internal
         );
+    }
+
+    fn code(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    fn services(qs: &[(String, String, u64, u64)]) -> Vec<&str> {
+        qs.iter().map(|q| q.1.as_str()).collect()
+    }
+
+    #[test]
+    fn the_overview_queries_the_other_granted_services_every_30s_while_on_screen() {
+        let mut app = alice();
+        let qs = queries(&update(&mut app, key('5')));
+        // The charts of the newest grant's service, and the overview's
+        // other service, at about one point per sparkline column.
+        assert_eq!(services(&qs), ["checkout", "payments"]);
+        assert_eq!((qs[1].2, qs[1].3), (900, 30));
+        assert!(app.in_flight.is_empty(), "background queries");
+        answer(&mut app, &qs[0].0);
+        assert!(answer(&mut app, &qs[1].0).is_empty());
+        let o = &app.metrics.overview["payments"];
+        assert_eq!(o.charts.as_ref().unwrap().series.len(), 4);
+        assert_eq!(o.next_due, Some(t0() + Duration::seconds(30)));
+        assert_eq!(
+            app.metrics.overview_of("payments").unwrap().service,
+            "payments"
+        );
+        // The charts refresh every 15 s; the overview waits its 30 s.
+        assert_eq!(next_wakeup(&app), Some(t0() + Duration::seconds(15)));
+        let qs = queries(&tick(&mut app, 15.0));
+        assert_eq!(services(&qs), ["checkout"]);
+        answer(&mut app, &qs[0].0);
+        assert_eq!(next_wakeup(&app), Some(t0() + Duration::seconds(30)));
+        let qs = queries(&tick(&mut app, 30.0));
+        assert_eq!(services(&qs), ["checkout", "payments"]);
+        for q in &qs {
+            answer(&mut app, &q.0);
+        }
+        // Another pane: nothing at all, however long.
+        update(&mut app, key('1'));
+        assert!(tick(&mut app, 300.0).is_empty());
+        assert_eq!(next_wakeup(&app), None);
+        // 80x24 has no room for the overview: the charts only.
+        app.size = (80, 24);
+        let qs = queries(&update(&mut app, key('5')));
+        assert_eq!(services(&qs), ["checkout"]);
+        answer(&mut app, &qs[0].0);
+        assert!(tick(&mut app, 400.0).iter().all(|e| matches!(
+            e,
+            Effect::Send { op: Op::MetricsQuery { service, .. }, .. } if service == "checkout"
+        )));
+    }
+
+    #[test]
+    fn an_overview_refusal_stops_its_queries_quietly_until_a_grant_changes() {
+        let mut app = alice();
+        let qs = queries(&update(&mut app, key('5')));
+        answer(&mut app, &qs[0].0);
+        refuse(&mut app, &qs[1].0, ErrorCode::Forbidden, "not yours");
+        let o = &app.metrics.overview["payments"];
+        assert!(o.halted && o.charts.is_none());
+        assert_eq!(o.failure.as_ref().unwrap().code, ErrorCode::Forbidden);
+        assert!(app.flash.is_none(), "the overview's row says it");
+        for at in [15.0, 30.0, 45.0, 60.0, 75.0] {
+            let qs = queries(&tick(&mut app, at));
+            assert_eq!(services(&qs), ["checkout"], "at {at} s");
+            answer(&mut app, &qs[0].0);
+        }
+        // A new grant on payments: asked again at once.
+        let qs = queries(&event(
+            &mut app,
+            Event::GrantUpdated {
+                grant: grant("grt-11", "payments", 80, 2000),
+            },
+        ));
+        assert_eq!(services(&qs), ["payments"]);
+        // The overview's query lost with the connection is asked again.
+        update(
+            &mut app,
+            Msg::Net(NetMsg::Down {
+                reason: "reset".into(),
+                retry_at: None,
+            }),
+        );
+        assert!(app.metrics.overview_pending.is_none());
+        let user = app.me.clone().unwrap();
+        let qs = queries(&update(
+            &mut app,
+            Msg::Net(NetMsg::Connected {
+                user,
+                clock_offset: Duration::zero(),
+            }),
+        ));
+        assert!(services(&qs).contains(&"payments"));
+    }
+
+    #[test]
+    fn the_overview_forgets_a_service_whose_grant_ended() {
+        let mut app = alice();
+        let qs = queries(&update(&mut app, key('5')));
+        answer(&mut app, &qs[0].0);
+        answer(&mut app, &qs[1].0);
+        assert!(app.metrics.overview.contains_key("payments"));
+        // payments' grant runs out at 03:20:00.
+        let effects = tick(&mut app, 1200.0);
+        assert!(!services(&queries(&effects)).contains(&"payments"));
+        assert!(!app.metrics.overview.contains_key("payments"));
+    }
+
+    #[test]
+    fn arrows_and_hjkl_move_the_focus_through_the_grid_and_enter_enlarges() {
+        // 160x45: four charts in a 2x2 grid.
+        let mut app = charting();
+        let press = |app: &mut App, m: Msg| {
+            assert!(
+                update(app, m).is_empty(),
+                "moving the focus queries nothing"
+            );
+            app.metrics.focus
+        };
+        assert_eq!(app.metrics.focus, 0);
+        assert_eq!(press(&mut app, key('l')), 1);
+        assert_eq!(press(&mut app, key('j')), 3);
+        assert_eq!(press(&mut app, key('j')), 3, "the bottom row");
+        assert_eq!(press(&mut app, key('l')), 3, "the last chart");
+        assert_eq!(press(&mut app, key('h')), 2);
+        assert_eq!(press(&mut app, key('k')), 0);
+        assert_eq!(press(&mut app, key('k')), 0, "the top row");
+        assert_eq!(press(&mut app, code(KeyCode::Right)), 1);
+        assert_eq!(press(&mut app, code(KeyCode::Down)), 3);
+        assert_eq!(press(&mut app, code(KeyCode::Left)), 2);
+        assert_eq!(press(&mut app, code(KeyCode::Up)), 0);
+        assert_eq!(press(&mut app, key('G')), 3);
+        assert_eq!(press(&mut app, key('g')), 0);
+        // Enter enlarges the focused chart; the arrows then go through
+        // the charts one by one; Esc (or Enter) brings the grid back.
+        press(&mut app, key('l'));
+        press(&mut app, code(KeyCode::Enter));
+        assert!(app.metrics.enlarged);
+        assert!(Ctx::of(&app).chart_enlarged);
+        let (pane, _) = crate::console::keymap::footer_for(&app);
+        assert_eq!(pane[0], ("esc", "back to every chart"), "{pane:?}");
+        assert_eq!(press(&mut app, key('j')), 2);
+        assert_eq!(press(&mut app, code(KeyCode::Right)), 3);
+        assert_eq!(press(&mut app, key('k')), 2);
+        press(&mut app, code(KeyCode::Esc));
+        assert!(!app.metrics.enlarged);
+        assert_eq!(app.metrics.focus, 2, "the focus stays");
+        press(&mut app, code(KeyCode::Esc));
+        assert!(!app.metrics.enlarged, "esc does nothing more");
+        press(&mut app, code(KeyCode::Enter));
+        press(&mut app, code(KeyCode::Enter));
+        assert!(!app.metrics.enlarged, "enter toggles");
+        // Fewer charts in the next answer: the focus stays on one.
+        press(&mut app, key('G'));
+        press(&mut app, code(KeyCode::Enter));
+        let (op_id, ..) = queried(&update(&mut app, key('R')));
+        let mut fields = serde_json::Map::new();
+        let one =
+            json!([{"name": "rps", "unit": "req/s", "points": [[1_795_489_200_000i64, 1.0]]}]);
+        fields.insert("series".into(), one);
+        update(
+            &mut app,
+            Msg::Net(NetMsg::Reply {
+                op_id,
+                result: Ok(fields),
+            }),
+        );
+        assert_eq!(app.metrics.focus, 0);
+        assert!(app.metrics.enlarged, "the one chart, still enlarged");
+    }
+
+    #[test]
+    fn enter_before_any_chart_says_so() {
+        let mut app = alice();
+        update(&mut app, key('5'));
+        update(&mut app, code(KeyCode::Enter));
+        assert!(!app.metrics.enlarged);
+        assert!(app.flash.as_ref().unwrap().text.contains("no chart"));
+    }
+
+    #[test]
+    fn stacked_charts_scroll_to_keep_the_focus_on_screen() {
+        // 80x24: four charts stacked, all on screen; eight do not fit.
+        let mut app = charting();
+        update(&mut app, Msg::Resize(80, 24));
+        let c = app.metrics.charts.as_mut().unwrap();
+        let more = c.series.clone();
+        c.series.extend(more);
+        assert_eq!(crate::console::views::metrics_grid(&app), (1, 4));
+        for _ in 0..5 {
+            update(&mut app, key('j'));
+        }
+        assert_eq!((app.metrics.focus, app.metrics.scroll), (5, 2));
+        update(&mut app, key('g'));
+        assert_eq!((app.metrics.focus, app.metrics.scroll), (0, 0));
+        // The wheel scrolls, and the focus comes along onto the rows shown.
+        for _ in 0..3 {
+            update(
+                &mut app,
+                Msg::Mouse(MouseEvent {
+                    kind: MouseEventKind::ScrollDown,
+                    column: 10,
+                    row: 10,
+                    modifiers: KeyModifiers::NONE,
+                }),
+            );
+        }
+        assert_eq!((app.metrics.focus, app.metrics.scroll), (3, 3));
+    }
+
+    #[test]
+    fn a_click_on_a_chart_focuses_it() {
+        let mut app = charting();
+        let click = |column, row| {
+            Msg::Mouse(MouseEvent {
+                kind: MouseEventKind::Down(MouseButton::Left),
+                column,
+                row,
+                modifiers: KeyModifiers::NONE,
+            })
+        };
+        // 160x45, 2x2: the bottom right chart.
+        assert!(update(&mut app, click(120, 40)).is_empty());
+        assert_eq!(app.metrics.focus, 3);
+        update(&mut app, click(20, 12));
+        assert_eq!(app.metrics.focus, 0);
+        // The overview's rows are not a chart.
+        update(&mut app, click(20, 3));
+        assert_eq!(app.metrics.focus, 0);
+    }
+
+    #[test]
+    fn charting_another_service_starts_at_its_first_chart_and_keeps_the_old_one_in_the_overview() {
+        let mut app = alice();
+        let qs = queries(&update(&mut app, key('5')));
+        answer(&mut app, &qs[0].0);
+        answer(&mut app, &qs[1].0);
+        update(&mut app, key('l'));
+        update(&mut app, code(KeyCode::Enter));
+        update(&mut app, key('s'));
+        update(&mut app, key('j'));
+        let qs = queries(&update(&mut app, code(KeyCode::Enter)));
+        // payments is charted now; checkout's charts go to the overview,
+        // whose next query of it waits its 30 s.
+        assert_eq!(services(&qs), ["payments"]);
+        assert_eq!((app.metrics.focus, app.metrics.enlarged), (0, false));
+        let o = &app.metrics.overview["checkout"];
+        assert_eq!(o.charts.as_ref().unwrap().service, "checkout");
+        assert_eq!(o.next_due, Some(t0() + Duration::seconds(30)));
+        assert!(app.metrics.overview_of("checkout").is_some());
     }
 
     fn request(id: &str, service: &str, state: RequestState) -> AccessRequest {

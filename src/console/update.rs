@@ -233,6 +233,13 @@ fn on_net(app: &mut App, net: NetMsg) -> Vec<Effect> {
 
 fn apply_snapshot(app: &mut App, snap: Snapshot) {
     app.catalog = snap.catalog;
+    if std::mem::take(&mut app.form_wanted) && app.overlay.is_none() {
+        if app.catalog.is_empty() {
+            flash(app, Level::Warn, "there are no services you may request");
+        } else {
+            app.overlay = Some(Overlay::Form(Box::new(new_form(app, 0))));
+        }
+    }
     app.requests = snap
         .requests
         .into_iter()
@@ -515,9 +522,14 @@ fn act(app: &mut App, action: Action) -> Vec<Effect> {
         | Action::CopyView
         | Action::AskAgain => Vec::new(),
         // The Metrics pane's own keys (handled above when it is on screen).
-        Action::ChartService | Action::ZoomIn | Action::ZoomOut | Action::RefreshCharts => {
-            Vec::new()
-        }
+        Action::ChartService
+        | Action::ZoomIn
+        | Action::ZoomOut
+        | Action::RefreshCharts
+        | Action::ChartPrev
+        | Action::ChartNext
+        | Action::Enlarge
+        | Action::Shrink => Vec::new(),
     }
 }
 
@@ -653,11 +665,16 @@ fn cancel_selected(app: &mut App) -> Vec<Effect> {
 
 fn open_form(app: &mut App) -> Vec<Effect> {
     if app.catalog.is_empty() {
-        flash(
-            app,
-            Level::Warn,
-            "no services you may request (or not connected yet)",
-        );
+        // Right after connecting the catalog may still be on its way: a key
+        // pressed then is kept, not lost.
+        let waiting = matches!(app.link, Link::Connecting { .. } | Link::Connected { .. });
+        app.form_wanted = waiting;
+        let text = if waiting {
+            "loading the services you may request…"
+        } else {
+            "no services you may request (not connected)"
+        };
+        flash(app, Level::Warn, text);
         return Vec::new();
     }
     app.overlay = Some(Overlay::Form(Box::new(new_form(app, 0))));
@@ -1290,6 +1307,30 @@ mod tests {
 
     fn event(app: &mut App, e: Event) -> Vec<Effect> {
         update(app, Msg::Net(NetMsg::Event(Box::new(e))))
+    }
+
+    #[test]
+    fn n_pressed_before_the_catalog_arrives_opens_the_form_when_it_does() {
+        let mut app = connected("alice", &["engineer"]);
+        let catalog = std::mem::take(&mut app.catalog);
+        update(&mut app, key('n'));
+        assert!(app.overlay.is_none());
+        assert!(
+            app.flash
+                .as_ref()
+                .is_some_and(|f| f.text.contains("loading"))
+        );
+        update(
+            &mut app,
+            Msg::Net(NetMsg::Snapshot(Box::new(Snapshot {
+                catalog,
+                ..Snapshot::default()
+            }))),
+        );
+        assert!(
+            matches!(app.overlay, Some(Overlay::Form(_))),
+            "the key was kept"
+        );
     }
 
     #[test]

@@ -2,24 +2,48 @@
 //! charted service, in its order, laid out in a grid that fits.
 //!
 //! Inside the pane's border: a banner row when the grant ended (what `r`
-//! does) or the last refresh failed (the charts are then stale), then the
-//! charts. Each chart is a title row (name, unit, the newest value, the
-//! window's min and max) over a braille line chart with a y axis from 0
-//! (or the lowest value, when negative) to a round figure above the
-//! highest. Tall cells (2×2 at 160x45) carry their own time axis; short
-//! ones (stacked at 80x24) share the one under the bottom chart, so that
-//! every row of the terminal goes to the curves.
+//! does) or the last refresh failed (the charts are then stale), the
+//! overview when there is room for it, then the charts.
+//!
+//! - The overview (160x45 and up: at least 100 columns and 30 rows
+//!   inside the border; hidden at 80x24 and while a chart is enlarged):
+//!   a row per service I may chart (the charted one first, marked `●`),
+//!   with a tiny sparkline, the newest value and its level for each
+//!   chart, or for the first chart and those at a level when not all
+//!   fit. Only when there is another service than the charted one; at
+//!   most four rows.
+//! - Each chart is a title row (name, unit, the newest value, the
+//!   window's min and max) over a braille line chart with a y axis from 0
+//!   (or the lowest value, when negative) to a round figure above the
+//!   highest and above the chart's levels. Tall cells (2×2 at 160x45)
+//!   carry their own time axis; short ones (stacked at 80x24) share the
+//!   one under the bottom chart, so that every row of the terminal goes
+//!   to the curves.
+//! - The newest value is the loudest text of a chart: bold, in the
+//!   colour of its level (`ok`, `warn`, or the `alarm` banner colours when
+//!   critical), with the level crossed (`▲ CRIT ≥1,000`).
+//! - Levels are dashed lines across the chart (`╍` critical in the
+//!   theme's critical colour, `╌` warn in a dim warn colour), labelled at
+//!   their left end when the curve leaves room; the curve is drawn over
+//!   them.
+//! - My metrics:read grants on the charted service start (`▲ granted`)
+//!   and end (`■ revoked`, `■ expired`) as dotted vertical lines down
+//!   every chart, labelled on the top rows of the top row of charts. Once the grant ended within a refresh of the
+//!   last answer, the window reaches the end, so that its mark shows.
+//! - The focused chart (`←→↑↓`, `hjkl`, a click) has `›` before its name;
+//!   `Enter` enlarges it to the whole pane.
 //!
 //! The border carries the service (top left), the ranges with the
 //! current one marked (top right), when the charts were last refreshed
 //! or why they are stale (bottom left), and which charts are on screen
-//! when not all fit (bottom right).
+//! when not all fit or one is enlarged (bottom right).
 //!
 //! Points are reduced to the columns each chart has
 //! ([`metrics::downsample`]); a gap in the data stays a gap.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
@@ -30,7 +54,9 @@ use super::overlays::{centered, frame_box, hint};
 use super::{fmt, pane_block, title};
 use crate::console::app::App;
 use crate::console::metrics::{
-    self, Charts, Range, axis, downsample, figures, nice_ceil, refresh_every, spacing_ms,
+    self, Charts, Mark, MarkKind, REFRESH_MAX_S, Range, Severity, axis, columns_max, crossed,
+    downsample, figures, level_label, levels, place_labels, refresh_every, spacing_ms, spark,
+    time_column, value_row, y_range,
 };
 use crate::console::metrics_update::{
     choices, has_grant, last_grant, metrics_grants, pending_request, service,
@@ -52,6 +78,17 @@ const X_AXIS_H: u16 = 2;
 const Y_LABELS_W: u16 = 5;
 /// Series assumed before the first answer.
 const TYPICAL_SERIES: usize = 4;
+/// The overview shows from this size inside the pane's border on.
+const OVERVIEW_MIN: (u16, u16) = (100, 30);
+/// Rows of overview at most (the last says how many more when cut).
+const OVERVIEW_ROWS: usize = 4;
+/// Rows of the top of a chart its marks' labels may take.
+const MARK_LABEL_ROWS: u16 = 2;
+/// What the overlays draw with (and may draw over).
+const DASH_WARN: &str = "╌";
+const DASH_CRITICAL: &str = "╍";
+const MARK_LINE: &str = "┊";
+const MARK_TICK: &str = "┴";
 
 /// Inside the pane's border.
 fn inner(pane: Rect) -> Rect {
@@ -139,6 +176,19 @@ fn grid(n: usize, body: Rect, scroll: usize) -> Grid {
         roomy,
         row_spans,
         col_spans,
+    }
+}
+
+/// One chart filling the body (enlarged).
+fn single(body: Rect) -> Grid {
+    Grid {
+        ncols: 1,
+        rows: 1,
+        total_rows: 1,
+        first_row: 0,
+        roomy: true,
+        row_spans: vec![(body.y, body.height)],
+        col_spans: vec![(body.x, body.width)],
     }
 }
 
@@ -231,17 +281,89 @@ fn banner(app: &App, theme: &Theme, service: &str) -> Option<Banner> {
     })
 }
 
-/// The body (under the banner) of `pane`, and whether a banner is shown.
-fn body(app: &App, theme: &Theme, pane: Rect) -> (Rect, Option<Banner>) {
+/// Whether the banner shows for `service` (as [`banner`] decides).
+fn banner_shown(app: &App, service: &str) -> bool {
+    let m = &app.metrics;
+    !has_grant(app, service) || (m.failure_of(service).is_some() && m.charts_of(service).is_some())
+}
+
+/// The overview's rows.
+#[derive(Debug, Clone, PartialEq)]
+struct OverviewRows {
+    area: Rect,
+    /// The services on its rows, the charted one first.
+    services: Vec<String>,
+    /// Services left out (the last row says so).
+    more: usize,
+}
+
+/// Where the parts of the pane go.
+#[derive(Debug, Clone, PartialEq)]
+struct PaneLayout {
+    /// The banner's row, when shown.
+    banner: Option<Rect>,
+    overview: Option<OverviewRows>,
+    /// Where the charts go.
+    body: Rect,
+}
+
+/// The services the overview would show: the charted one first, then
+/// the others I may chart (most recent grant first).
+fn overview_services(app: &App) -> Vec<String> {
+    let charted = service(app);
+    let mut out: Vec<String> = charted.map(str::to_string).into_iter().collect();
+    out.extend(
+        choices(app)
+            .into_iter()
+            .map(|c| c.service)
+            .filter(|s| Some(s.as_str()) != charted),
+    );
+    out
+}
+
+fn layout(app: &App, pane: Rect) -> PaneLayout {
     let inner = inner(pane);
-    let b = service(app).and_then(|s| banner(app, theme, s));
-    let h = u16::from(b.is_some() && inner.height > MIN_CELL_H + X_AXIS_H + 1);
-    let body = Rect {
+    let banner = service(app).is_some_and(|s| banner_shown(app, s))
+        && inner.height > MIN_CELL_H + X_AXIS_H + 1;
+    let h = u16::from(banner);
+    let mut body = Rect {
         y: inner.y + h,
         height: inner.height - h,
         ..inner
     };
-    (body, b.filter(|_| h > 0))
+    let banner = banner.then_some(Rect {
+        y: inner.y,
+        height: 1,
+        ..inner
+    });
+    let mut overview = None;
+    if !app.metrics.enlarged && inner.width >= OVERVIEW_MIN.0 && inner.height >= OVERVIEW_MIN.1 {
+        let mut services = overview_services(app);
+        if services.len() >= 2 {
+            let mut more = 0;
+            if services.len() > OVERVIEW_ROWS {
+                more = services.len() - (OVERVIEW_ROWS - 1);
+                services.truncate(OVERVIEW_ROWS - 1);
+            }
+            let rows = (services.len() + usize::from(more > 0)) as u16;
+            overview = Some(OverviewRows {
+                area: Rect {
+                    height: rows,
+                    ..body
+                },
+                services,
+                more,
+            });
+            // The overview, a blank row, the charts.
+            body.y += rows + 1;
+            body.height = body.height.saturating_sub(rows + 1);
+        }
+    }
+    PaneLayout {
+        banner,
+        overview,
+        body,
+    }
 }
 
 /// How many series the grid is laid out for.
@@ -251,18 +373,76 @@ fn series_count(app: &App) -> usize {
         .map_or(TYPICAL_SERIES, |c| c.series.len().max(1))
 }
 
-/// Columns of curve a chart has in `pane` (for choosing the step).
+/// The grid the pane shows (one enlarged chart, or all of them).
+fn grid_of(app: &App, body: Rect) -> Grid {
+    if app.metrics.enlarged {
+        single(body)
+    } else {
+        grid(series_count(app), body, app.metrics.scroll)
+    }
+}
+
+/// Columns of curve a chart of the grid has in `pane` (for choosing the
+/// step: an enlarged chart draws the same points wider, so enlarging
+/// costs no query).
 pub(super) fn plot_cols(app: &App, pane: Rect) -> u16 {
-    let (body, _) = body(app, &Theme::default(), pane);
+    let body = layout(app, pane).body;
     let g = grid(series_count(app), body, 0);
     g.col_spans[0].1.saturating_sub(Y_LABELS_W + 1).max(1)
 }
 
 /// The last chart row the pane can scroll to.
 pub(super) fn scroll_max(app: &App, pane: Rect) -> usize {
-    let (body, _) = body(app, &Theme::default(), pane);
-    let g = grid(series_count(app), body, 0);
+    if app.metrics.enlarged {
+        return 0;
+    }
+    let g = grid(series_count(app), layout(app, pane).body, 0);
     g.total_rows - g.rows
+}
+
+/// The grid's charts per row, and its chart rows on screen.
+pub(super) fn grid_shape(app: &App, pane: Rect) -> (usize, usize) {
+    let g = grid(series_count(app), layout(app, pane).body, 0);
+    (g.ncols, g.rows)
+}
+
+/// The services the overview shows in `pane` (none when hidden).
+pub(super) fn overview_shown(app: &App, pane: Rect) -> Vec<String> {
+    layout(app, pane)
+        .overview
+        .map(|o| o.services)
+        .unwrap_or_default()
+}
+
+/// Each chart on screen: (its index in the series, its cell, its row of
+/// the grid).
+fn cells(g: &Grid, n: usize, focus: usize, enlarged: bool) -> Vec<(usize, Rect, usize)> {
+    if enlarged {
+        let (y, h) = g.row_spans[0];
+        let (x, w) = g.col_spans[0];
+        return vec![(focus.min(n.saturating_sub(1)), Rect::new(x, y, w, h), 0)];
+    }
+    (g.first_row * g.ncols..n)
+        .take(g.rows * g.ncols)
+        .enumerate()
+        .map(|(k, i)| {
+            let (row, col) = (k / g.ncols, k % g.ncols);
+            let (y, h) = g.row_spans[row];
+            let (x, w) = g.col_spans[col];
+            (i, Rect::new(x, y, w, h), row)
+        })
+        .collect()
+}
+
+/// The chart under screen cell (`x`, `y`) of `pane`, if any.
+pub(super) fn chart_at(app: &App, pane: Rect, x: u16, y: u16) -> Option<usize> {
+    let s = service(app)?;
+    let n = app.metrics.charts_of(s)?.series.len();
+    let g = grid_of(app, layout(app, pane).body);
+    cells(&g, n, app.metrics.focus, app.metrics.enlarged)
+        .into_iter()
+        .find(|(_, r, _)| r.contains(ratatui::layout::Position { x, y }))
+        .map(|(i, _, _)| i)
 }
 
 pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
@@ -272,35 +452,35 @@ pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     };
     let m = &app.metrics;
     let charts = m.charts_of(service).filter(|c| !c.series.is_empty());
-    let (body, banner) = body(app, theme, area);
-    let grid = charts.map(|c| grid(c.series.len(), body, m.scroll));
+    let lay = layout(app, area);
+    let grid = charts.map(|_| grid_of(app, lay.body));
     let mut block = pane_block(title_line(app, theme, service), theme)
         .title_top(ranges_line(app, theme).right_aligned());
     if let Some(s) = status_line(app, theme, service) {
         block = block.title_bottom(s);
     }
     if let (Some(g), Some(c)) = (&grid, charts) {
-        if let Some(l) = position_line(g, c.series.len(), theme) {
+        if m.enlarged {
+            block = block.title_bottom(enlarged_line(app, c, theme).right_aligned());
+        } else if let Some(l) = position_line(g, c.series.len(), theme) {
             block = block.title_bottom(l.right_aligned());
         } else if let Some(l) = history_line(c, theme) {
             block = block.title_bottom(l.right_aligned());
         }
     }
     frame.render_widget(block, area);
-    if let Some(b) = banner {
-        let row = Rect {
-            y: body.y - 1,
-            height: 1,
-            ..body
-        };
+    if let (Some(row), Some(b)) = (lay.banner, banner(app, theme, service)) {
         let w = row.width as usize;
         let buf = frame.buffer_mut();
         buf.set_style(row, b.style);
         buf.set_stringn(row.x, row.y, b.text(w), w, b.style);
     }
+    if let Some(o) = &lay.overview {
+        draw_overview(frame, app, theme, o);
+    }
     match (charts, grid) {
         (Some(c), Some(g)) => draw_grid(frame, app, theme, c, &g, !has_grant(app, service)),
-        _ => empty_body(frame, app, theme, body, service),
+        _ => empty_body(frame, app, theme, lay.body, service),
     }
 }
 
@@ -400,6 +580,20 @@ fn position_line(g: &Grid, n: usize, theme: &Theme) -> Option<Line<'static>> {
     ]))
 }
 
+/// ` chart 3 of 4 · ←→ others · esc all ` while one is enlarged.
+fn enlarged_line(app: &App, c: &Charts, theme: &Theme) -> Line<'static> {
+    let n = c.series.len();
+    let i = app.metrics.focus.min(n.saturating_sub(1)) + 1;
+    let mut spans = vec![Span::styled(format!(" chart {i} of {n} · "), theme.muted)];
+    if n > 1 {
+        spans.push(Span::styled("←→", theme.key));
+        spans.push(Span::styled(" others · ", theme.muted));
+    }
+    spans.push(Span::styled("esc", theme.key));
+    spans.push(Span::styled(" all ", theme.muted));
+    Line::from(spans)
+}
+
 /// ` data from 02:00 ` when the gateway answered less than the range
 /// (its history is shorter).
 fn history_line(c: &Charts, theme: &Theme) -> Option<Line<'static>> {
@@ -430,41 +624,41 @@ fn time_label(ms: i64, range: Range) -> String {
     }
 }
 
-/// The y axis of a series: (low, high).
-fn y_bounds(lo: f64, hi: f64, unit: &str) -> (f64, f64) {
-    let low = if lo >= 0.0 {
-        0.0
-    } else {
-        -nice_ceil(-lo * 1.02, unit)
-    };
-    let high = if hi > 0.0 {
-        nice_ceil(hi * 1.02, unit)
-    } else if low < 0.0 {
-        0.0
-    } else {
-        1.0
-    };
-    (low, high)
+/// The time window the charts of `c` show: the range up to the answer.
+/// When my grant ended soon after the answer (within a refresh), up to
+/// the end instead, so that its mark is on the charts.
+fn window(app: &App, c: &Charts) -> (i64, i64) {
+    let (from, to) = c.window();
+    if has_grant(app, &c.service) {
+        return (from, to);
+    }
+    let end =
+        last_grant(app, &c.service).map(|g| g.ended_at.unwrap_or(g.expires_at).timestamp_millis());
+    match end {
+        Some(e) if e > to && e - to <= REFRESH_MAX_S as i64 * 1000 => (from + (e - to), e),
+        _ => (from, to),
+    }
 }
 
 fn draw_grid(frame: &mut Frame, app: &App, theme: &Theme, c: &Charts, g: &Grid, greyed: bool) {
-    let (from, to) = c.window();
-    let shown: Vec<(usize, &Series)> = c
-        .series
-        .iter()
-        .enumerate()
-        .skip(g.first_row * g.ncols)
-        .take(g.rows * g.ncols)
-        .collect();
+    let (from, to) = window(app, c);
+    let m = &app.metrics;
+    let n = c.series.len();
+    let shown = cells(g, n, m.focus, m.enlarged);
     // One width for every chart's y labels, so that their time axes line up.
     let bounds: Vec<Option<(f64, f64)>> = shown
         .iter()
-        .map(|(_, s)| figures(&s.points, from, to).map(|f| y_bounds(f.min, f.max, &s.unit)))
+        .map(|(i, _, _)| {
+            let s = &c.series[*i];
+            let (warn, critical) = levels(s);
+            let lv: Vec<f64> = warn.into_iter().chain(critical).collect();
+            figures(&s.points, from, to).map(|f| y_range(f.min, f.max, &lv, &s.unit))
+        })
         .collect();
     let labels_w = shown
         .iter()
         .zip(&bounds)
-        .filter_map(|((_, s), b)| b.map(|(lo, hi)| (s, lo, hi)))
+        .filter_map(|((i, _, _), b)| b.map(|(lo, hi)| (&c.series[*i], lo, hi)))
         .flat_map(|(s, lo, hi)| {
             [
                 axis(lo, &s.unit),
@@ -475,15 +669,20 @@ fn draw_grid(frame: &mut Frame, app: &App, theme: &Theme, c: &Charts, g: &Grid, 
         .map(|l| fmt::width(&l))
         .max()
         .unwrap_or(1);
-    for (k, ((i, s), b)) in shown.iter().zip(&bounds).enumerate() {
-        let (row, col) = (k / g.ncols, k % g.ncols);
-        let (y, h) = g.row_spans[row];
-        let (x, w) = g.col_spans[col];
-        let cell = Rect::new(x, y, w, h);
+    let marks = metrics::marks(
+        app.grants.values(),
+        app.user_name(),
+        &c.service,
+        from,
+        to,
+        app.server_now(),
+    );
+    let focus = m.focus.min(n.saturating_sub(1));
+    for (k, ((i, cell, row), b)) in shown.iter().zip(&bounds).enumerate() {
         // The bottom chart of each column carries the time axis.
-        let last_in_col = row + 1 == g.rows || k + g.ncols >= shown.len();
+        let last_in_col = *row + 1 == g.rows || k + g.ncols >= shown.len();
         let spec = ChartSpec {
-            series: s,
+            series: &c.series[*i],
             style: if greyed {
                 theme.muted
             } else {
@@ -496,8 +695,11 @@ fn draw_grid(frame: &mut Frame, app: &App, theme: &Theme, c: &Charts, g: &Grid, 
             show_x: g.roomy || last_in_col,
             greyed,
             now: app.server_now(),
+            focused: *i == focus && n > 1 && !m.enlarged,
+            marks: &marks,
+            mark_labels: *row == 0,
         };
-        draw_chart(frame, theme, cell, &spec);
+        draw_chart(frame, theme, *cell, &spec);
     }
 }
 
@@ -512,53 +714,136 @@ struct ChartSpec<'a> {
     show_x: bool,
     greyed: bool,
     now: DateTime<Utc>,
+    /// `›` before the name.
+    focused: bool,
+    /// My access events on the time axis.
+    marks: &'a [Mark],
+    /// Their labels on this chart (else the lines only).
+    mark_labels: bool,
 }
 
-/// The title row: name and unit, then the newest value, min and max.
+/// What a level looks like: (the newest value, the badge, the line).
+fn level_styles(theme: &Theme, sev: Option<Severity>) -> (Style, Style) {
+    match sev {
+        Some(Severity::Critical) => (theme.alarm, theme.critical),
+        Some(Severity::Warn) => (
+            theme.warn.add_modifier(Modifier::BOLD),
+            theme.warn.add_modifier(Modifier::BOLD),
+        ),
+        Some(Severity::Ok) => (theme.ok.add_modifier(Modifier::BOLD), theme.ok),
+        None => (theme.text.add_modifier(Modifier::BOLD), theme.text),
+    }
+}
+
+/// The title row: the name and unit on the left; on the right the newest
+/// value (the loudest text of the chart: bold, in its level's colour),
+/// the level it crossed, then min and max. What does not fit goes, least
+/// useful first: min and max, the unit, the level's figure, `now`.
 fn chart_title(theme: &Theme, spec: &ChartSpec<'_>, width: usize) -> Line<'static> {
     let s = spec.series;
     let (from, to) = spec.window;
     let text = |st: Style| if spec.greyed { theme.muted } else { st };
-    let mut left = vec![Span::styled(
-        s.name.clone(),
-        spec.style.add_modifier(Modifier::BOLD),
-    )];
-    if !s.unit.is_empty() {
-        left.push(Span::styled(format!(" ({})", s.unit), theme.muted));
-    }
+    let name = |w: usize| -> Vec<Span<'static>> {
+        let mut out = Vec::with_capacity(2);
+        let mut w = w;
+        if spec.focused {
+            out.push(Span::styled(
+                "› ",
+                text(theme.accent.add_modifier(Modifier::BOLD)),
+            ));
+            w = w.saturating_sub(2);
+        }
+        out.push(Span::styled(
+            fmt::fit(&s.name, w).into_owned(),
+            spec.style.add_modifier(Modifier::BOLD),
+        ));
+        out
+    };
+    let unit = (!s.unit.is_empty()).then(|| Span::styled(format!(" ({})", s.unit), theme.muted));
     let Some(f) = figures(&s.points, from, to) else {
+        let mut left = name(width);
+        left.extend(unit.filter(|u| fmt::width(&s.name) + u.width() + 2 <= width));
         return Line::from(left);
     };
+    let sev = Severity::in_series(s, f.last.1);
+    let (value_style, badge_style) = level_styles(theme, sev);
     // "now" only when the newest point is recent: else say when it was.
     let spacing = spacing_ms(&s.points).unwrap_or(0);
     let late = to - f.last.0 > (3 * spacing).max(15_000);
     let newest = metrics::value(f.last.1, &s.unit);
-    let mut right = if late {
-        let at = DateTime::from_timestamp_millis(f.last.0).unwrap_or(spec.now);
-        vec![
-            Span::styled("last ", text(theme.warn)),
-            Span::styled(newest, text(theme.text.add_modifier(Modifier::BOLD))),
-            Span::styled(format!(" at {}", fmt::hhmmss(at)), text(theme.warn)),
-        ]
+    let newest = if sev == Some(Severity::Critical) && !spec.greyed {
+        format!(" {newest} ")
     } else {
-        vec![
-            Span::styled("now ", theme.muted),
-            Span::styled(newest, text(theme.text.add_modifier(Modifier::BOLD))),
-        ]
+        newest
     };
-    let extremes = vec![
-        Span::styled("  min ", theme.muted),
-        Span::styled(metrics::value(f.min, &s.unit), text(theme.text)),
-        Span::styled(" · max ", theme.muted),
-        Span::styled(metrics::value(f.max, &s.unit), text(theme.text)),
-    ];
+    let crossed_level = sev.and_then(|sv| Some((sv.badge()?, crossed(s, sv)?)));
+    let right = |prefix: bool, level: bool, extremes: bool| -> Vec<Span<'static>> {
+        let mut out = Vec::with_capacity(10);
+        if late {
+            if prefix {
+                out.push(Span::styled("last ", text(theme.warn)));
+            }
+        } else if prefix {
+            out.push(Span::styled("now ", theme.muted));
+        }
+        out.push(Span::styled(newest.clone(), text(value_style)));
+        if let Some((badge, lv)) = crossed_level {
+            out.push(Span::styled(
+                format!(" ▲ {badge}"),
+                text(badge_style.add_modifier(Modifier::BOLD)),
+            ));
+            if level {
+                out.push(Span::styled(
+                    format!(" ≥{}", level_label(lv, &s.unit)),
+                    text(badge_style),
+                ));
+            }
+        }
+        if late && prefix {
+            let at = DateTime::from_timestamp_millis(f.last.0).unwrap_or(spec.now);
+            out.push(Span::styled(
+                format!(" at {}", fmt::hhmmss(at)),
+                text(theme.warn),
+            ));
+        }
+        if extremes {
+            out.extend([
+                Span::styled("  min ", theme.muted),
+                Span::styled(metrics::value(f.min, &s.unit), text(theme.text)),
+                Span::styled(" · max ", theme.muted),
+                Span::styled(metrics::value(f.max, &s.unit), text(theme.text)),
+            ]);
+        }
+        out
+    };
     let w = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
-    if w(&left) + 2 + w(&right) + w(&extremes) <= width {
-        right.extend(extremes);
+    let name_w = fmt::width(&s.name) + if spec.focused { 2 } else { 0 };
+    let unit_w = unit.as_ref().map_or(0, Span::width);
+    // (with the unit, the level's figure, the prefix, min and max)
+    let tries = [
+        (true, true, true, true),
+        (true, true, true, false),
+        (false, true, true, false),
+        (false, false, true, false),
+        (false, false, false, false),
+    ];
+    let mut chosen = None;
+    for (with_unit, level, prefix, extremes) in tries {
+        let r = right(prefix, level, extremes);
+        let left_w = name_w + if with_unit { unit_w } else { 0 };
+        if left_w + 1 + w(&r) <= width {
+            chosen = Some((with_unit, r));
+            break;
+        }
     }
-    let pad = width.saturating_sub(w(&left) + w(&right)).max(1);
+    let (with_unit, r) = chosen.unwrap_or_else(|| (false, right(false, false, false)));
+    let mut left = name(width.saturating_sub(w(&r) + 1).max(3));
+    if with_unit {
+        left.extend(unit);
+    }
+    let pad = width.saturating_sub(w(&left) + w(&r)).max(1);
     left.push(Span::raw(" ".repeat(pad)));
-    left.extend(right);
+    left.extend(r);
     Line::from(left)
 }
 
@@ -640,6 +925,384 @@ fn draw_chart(frame: &mut Frame, theme: &Theme, cell: Rect, spec: &ChartSpec<'_>
                 .style(theme.muted),
         );
     frame.render_widget(chart, area);
+    // Where the chart put its curves (as ratatui's Chart lays it out: the
+    // y labels, the y axis, then the graph; the time axis under it).
+    let graph = Rect {
+        x: area.x + w as u16 + 1,
+        y: area.y,
+        width: area.width.saturating_sub(w as u16 + 1),
+        height: plot_h,
+    };
+    if graph.width == 0 || graph.height == 0 {
+        return;
+    }
+    let buf = frame.buffer_mut();
+    // Lines first, then labels (which the lines must not cut through).
+    let level_labels = draw_levels(buf, theme, graph, spec, (lo, hi));
+    draw_marks(buf, theme, graph, spec);
+    for (ry, text, style) in level_labels {
+        let tw = fmt::width(&text) as u16;
+        if tw + 2 > graph.width {
+            continue;
+        }
+        if !put_if_free(buf, graph.x + 1, ry, &text, style) {
+            put_if_free(buf, graph.right() - tw - 1, ry, &text, style);
+        }
+    }
+}
+
+/// Whether the overlays may draw on a cell: nothing of the chart's there.
+fn free(buf: &Buffer, x: u16, y: u16) -> bool {
+    matches!(
+        buf[(x, y)].symbol(),
+        " " | DASH_WARN | DASH_CRITICAL | MARK_LINE
+    )
+}
+
+/// Writes `text` at (`x`, `y`) if every cell it takes is free.
+fn put_if_free(buf: &mut Buffer, x: u16, y: u16, text: &str, style: Style) -> bool {
+    let w = fmt::width(text) as u16;
+    if x + w > buf.area.right() || !(x..x + w).all(|cx| free(buf, cx, y)) {
+        return false;
+    }
+    buf.set_string(x, y, text, style);
+    true
+}
+
+/// The chart's levels as dashed lines in the cells the curve leaves
+/// empty (critical first: where both fall on one row, it wins); returns
+/// their labels, (row, text, style), to write at their left end (or
+/// their right end) once the marks are drawn. A level on the bottom row
+/// is not drawn: it would read as the floor the curve sits on (the title
+/// still says when it is crossed).
+fn draw_levels(
+    buf: &mut Buffer,
+    theme: &Theme,
+    graph: Rect,
+    spec: &ChartSpec<'_>,
+    y: (f64, f64),
+) -> Vec<(u16, String, Style)> {
+    let (warn, critical) = levels(spec.series);
+    let line = |st: Style| {
+        if spec.greyed {
+            theme.muted
+        } else {
+            st.remove_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        }
+    };
+    let all = [
+        (critical, DASH_CRITICAL, "crit", line(theme.critical)),
+        (
+            warn,
+            DASH_WARN,
+            "warn",
+            line(theme.warn).add_modifier(Modifier::DIM),
+        ),
+    ];
+    let mut labels: Vec<(u16, String, Style)> = Vec::with_capacity(2);
+    for (v, dash, name, style) in all {
+        let Some(v) = v else { continue };
+        let Some(row) = value_row(v, y.0, y.1, graph.height) else {
+            continue;
+        };
+        if graph.height > 1 && row + 1 == graph.height {
+            continue;
+        }
+        let ry = graph.y + row;
+        for x in graph.x..graph.right() {
+            if buf[(x, ry)].symbol() == " " {
+                buf[(x, ry)].set_symbol(dash).set_style(style);
+            }
+        }
+        if labels.iter().all(|(r, _, _)| *r != ry) {
+            labels.push((
+                ry,
+                format!(" {name} {} ", axis(v, &spec.series.unit)),
+                style,
+            ));
+        }
+    }
+    labels
+}
+
+/// My access events: a dotted line down the chart at each (in the cells
+/// the curve leaves empty), a tick on the time axis, and the labels on
+/// the top rows.
+fn draw_marks(buf: &mut Buffer, theme: &Theme, graph: Rect, spec: &ChartSpec<'_>) {
+    let (from, to) = spec.window;
+    let style = |k: MarkKind| {
+        if spec.greyed {
+            theme.muted
+        } else {
+            match k {
+                MarkKind::Granted => theme.ok,
+                MarkKind::Revoked => theme.critical,
+                MarkKind::Expired => theme.warn,
+            }
+        }
+    };
+    let placed: Vec<(u16, Mark)> = spec
+        .marks
+        .iter()
+        .filter_map(|m| Some((time_column(m.at_ms, from, to, graph.width)?, *m)))
+        .collect();
+    for (col, m) in &placed {
+        let x = graph.x + col;
+        let st = style(m.kind).remove_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+        for y in graph.y..graph.bottom() {
+            if buf[(x, y)].symbol() == " " {
+                buf[(x, y)].set_symbol(MARK_LINE).set_style(st);
+            }
+        }
+        let axis_y = graph.bottom();
+        if spec.show_x && axis_y < buf.area.bottom() && buf[(x, axis_y)].symbol() == "─" {
+            buf[(x, axis_y)].set_symbol(MARK_TICK).set_style(st);
+        }
+    }
+    if !spec.mark_labels {
+        return;
+    }
+    let widths: Vec<(u16, u16)> = placed
+        .iter()
+        .map(|(c, m)| (*c, fmt::width(m.kind.label()) as u16))
+        .collect();
+    let rows = MARK_LABEL_ROWS.min(graph.height);
+    let at = place_labels(&widths, graph.width, rows, |x, row, w| {
+        (graph.x + x..graph.x + x + w).all(|cx| free(buf, cx, graph.y + row))
+    });
+    for ((_, m), at) in placed.iter().zip(at) {
+        let Some((x, row, left)) = at else { continue };
+        let text = if left {
+            m.kind.label_left()
+        } else {
+            m.kind.label()
+        };
+        buf.set_string(graph.x + x, graph.y + row, text, style(m.kind));
+    }
+}
+
+// ---- the overview ----
+
+/// One chart in an overview row.
+struct Item {
+    index: usize,
+    name: String,
+    /// The newest value, and its level.
+    value: String,
+    sev: Option<Severity>,
+    /// The first chart, or one at a level: kept when not all fit.
+    must: bool,
+}
+
+impl Item {
+    fn width(&self, spark_w: usize) -> usize {
+        let badge = self.badge().map_or(0, |b| b.len() + 1);
+        fmt::width(&self.name) + 1 + spark_w + 1 + fmt::width(&self.value) + badge
+    }
+
+    fn badge(&self) -> Option<&'static str> {
+        self.sev.and_then(Severity::badge)
+    }
+}
+
+/// Columns between the overview's items.
+const ITEM_GAP: usize = 3;
+
+/// The items that fit in `avail` columns and the sparkline width: all of
+/// them with sparklines of 10 or more, else the first chart and those at
+/// a level with the widest sparkline they allow, and what else fits.
+fn fit_items(items: &[Item], avail: usize) -> (Vec<usize>, usize) {
+    let total = |chosen: &[usize], sw: usize| -> usize {
+        chosen.iter().map(|i| items[*i].width(sw)).sum::<usize>()
+            + ITEM_GAP * chosen.len().saturating_sub(1)
+    };
+    let all: Vec<usize> = (0..items.len()).collect();
+    for sw in [16, 14, 12, 10] {
+        if total(&all, sw) <= avail {
+            return (all, sw);
+        }
+    }
+    let must: Vec<usize> = all.iter().copied().filter(|i| items[*i].must).collect();
+    for sw in [16, 14, 12, 10, 8, 6, 4] {
+        if total(&must, sw) <= avail {
+            let mut chosen = must.clone();
+            for i in all.iter().copied().filter(|i| !items[*i].must) {
+                let mut with = chosen.clone();
+                with.push(i);
+                if total(&with, sw) <= avail {
+                    chosen = with;
+                }
+            }
+            chosen.sort_unstable();
+            return (chosen, sw);
+        }
+    }
+    (Vec::new(), 4)
+}
+
+fn draw_overview(frame: &mut Frame, app: &App, theme: &Theme, o: &OverviewRows) {
+    let m = &app.metrics;
+    let charted = service(app);
+    let name_w = o
+        .services
+        .iter()
+        .map(|s| fmt::width(s))
+        .max()
+        .unwrap_or(8)
+        .min(18);
+    let prefix_w = 2 + name_w + 3;
+    let avail = (o.area.width as usize).saturating_sub(prefix_w + 1);
+    let strong = theme.text.add_modifier(Modifier::BOLD);
+    for (row, s) in o.services.iter().enumerate() {
+        let is_charted = Some(s.as_str()) == charted;
+        let granted = has_grant(app, s);
+        let greyed = !granted;
+        let dim = |st: Style| if greyed { theme.muted } else { st };
+        let own = m.overview.get(s);
+        let failure = if is_charted {
+            m.failure_of(s)
+        } else {
+            own.and_then(|o| o.failure.as_ref())
+        };
+        let mut spans = vec![
+            Span::styled(if is_charted { "● " } else { "  " }, theme.accent),
+            Span::styled(
+                format!("{:<name_w$}", fmt::fit(s, name_w)),
+                dim(if is_charted { theme.title } else { strong }),
+            ),
+            Span::styled(
+                if failure.is_some() { " ! " } else { "   " },
+                theme.warn.add_modifier(Modifier::BOLD),
+            ),
+        ];
+        match m.overview_of(s) {
+            Some(c) if !c.series.is_empty() => {
+                spans.extend(overview_items(theme, c, avail, greyed));
+            }
+            Some(_) => spans.push(Span::styled("the gateway charts nothing here", theme.muted)),
+            None => {
+                let text = if !granted {
+                    "grant ended before its charts were shown".to_string()
+                } else if let Some(f) = failure {
+                    format!("no charts: {} ({})", f.message, f.code)
+                } else if m.pending_for(s).is_some()
+                    || m.overview_pending.as_ref().is_some_and(|q| q.service == *s)
+                {
+                    "querying…".to_string()
+                } else if !app.connected() {
+                    "not connected".to_string()
+                } else {
+                    "queried in turn, every 30s".to_string()
+                };
+                spans.push(Span::styled(
+                    fmt::fit(&text, avail).into_owned(),
+                    theme.muted,
+                ));
+            }
+        }
+        let area = Rect {
+            y: o.area.y + row as u16,
+            height: 1,
+            ..o.area
+        };
+        frame.render_widget(Line::from(spans), area);
+    }
+    if o.more > 0 {
+        let area = Rect {
+            y: o.area.y + o.services.len() as u16,
+            height: 1,
+            ..o.area
+        };
+        frame.render_widget(
+            Line::from(vec![
+                Span::raw("  "),
+                Span::styled(
+                    format!("+{} more with metrics:read · ", o.more),
+                    theme.muted,
+                ),
+                Span::styled("s", theme.key),
+                Span::styled(" charts one", theme.muted),
+            ]),
+            area,
+        );
+    }
+}
+
+/// The items of one overview row: `name ▁▂▇ 19.7% CRIT`, for each chart
+/// that fits in `avail` columns (`+2` when some do not).
+fn overview_items(theme: &Theme, c: &Charts, avail: usize, greyed: bool) -> Vec<Span<'static>> {
+    let (from, to) = c.window();
+    let items: Vec<Item> = c
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let f = figures(&s.points, from, to);
+            let sev = f.and_then(|f| Severity::in_series(s, f.last.1));
+            Item {
+                index: i,
+                name: fmt::fit(&s.name, 16).into_owned(),
+                value: f.map_or_else(|| "–".to_string(), |f| metrics::value(f.last.1, &s.unit)),
+                sev,
+                must: i == 0 || sev.is_some_and(|v| v > Severity::Ok),
+            }
+        })
+        .collect();
+    let (chosen, sw) = fit_items(&items, avail.saturating_sub(4));
+    let mut spans: Vec<Span<'static>> = Vec::with_capacity(chosen.len() * 5 + 1);
+    for (k, i) in chosen.iter().enumerate() {
+        let item = &items[*i];
+        let s = &c.series[item.index];
+        let tag = if greyed {
+            theme.muted
+        } else {
+            theme.tags[item.index % TAGS]
+        };
+        if k > 0 {
+            spans.push(Span::raw(" ".repeat(ITEM_GAP)));
+        }
+        spans.push(Span::styled(format!("{} ", item.name), theme.muted));
+        let (warn, critical) = levels(s);
+        let lv: Vec<f64> = warn.into_iter().chain(critical).collect();
+        let cols = columns_max(&s.points, from, to, sw);
+        let (lo, hi) = figures(&s.points, from, to)
+            .map_or((0.0, 1.0), |f| y_range(f.min, f.max, &lv, &s.unit));
+        // One span per run of blocks of the same level.
+        let mut run = String::new();
+        let mut run_style = tag;
+        for v in cols {
+            let st = match v.and_then(|v| Severity::in_series(s, v)) {
+                _ if greyed => theme.muted,
+                Some(Severity::Critical) => theme.critical,
+                Some(Severity::Warn) => theme.warn,
+                _ => tag,
+            };
+            if st != run_style && !run.is_empty() {
+                spans.push(Span::styled(std::mem::take(&mut run), run_style));
+            }
+            run_style = st;
+            run.push(spark(v, lo, hi));
+        }
+        spans.push(Span::styled(run, run_style));
+        let (value_style, badge_style) = match level_styles(theme, item.sev) {
+            // The alarm banner's colours are for the charts' titles.
+            (_, b) if item.sev == Some(Severity::Critical) => (theme.critical, b),
+            styles => styles,
+        };
+        let dim = |st: Style| if greyed { theme.muted } else { st };
+        spans.push(Span::styled(format!(" {}", item.value), dim(value_style)));
+        if let Some(b) = item.badge() {
+            spans.push(Span::styled(
+                format!(" {b}"),
+                dim(badge_style.add_modifier(Modifier::BOLD)),
+            ));
+        }
+    }
+    let left_out = items.len() - chosen.len();
+    if left_out > 0 {
+        spans.push(Span::styled(format!("   +{left_out}"), theme.muted));
+    }
+    spans
 }
 
 /// A service, but no charts to draw: why, and what happens next.
@@ -911,13 +1574,5 @@ mod tests {
         assert_eq!((g.rows, g.total_rows, g.first_row), (4, 9, 3));
         let g = grid(9, Rect::new(1, 3, 78, 19), 99);
         assert_eq!(g.first_row, 5);
-    }
-
-    #[test]
-    fn y_axes_start_at_zero_and_end_on_a_round_figure() {
-        assert_eq!(y_bounds(104.0, 2140.0, "ms"), (0.0, 2500.0));
-        assert_eq!(y_bounds(0.0, 0.0, "%"), (0.0, 1.0));
-        assert_eq!(y_bounds(-3.0, 4.0, ""), (-4.0, 5.0));
-        assert_eq!(y_bounds(-3.0, -1.0, ""), (-4.0, 0.0));
     }
 }

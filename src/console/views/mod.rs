@@ -146,6 +146,26 @@ pub fn metrics_scroll_max(app: &App) -> usize {
     metrics::scroll_max(app, pane_area(Rect::new(0, 0, w, h)))
 }
 
+/// The Metrics pane's grid at `app.size`: (charts per row, chart rows on
+/// screen), for moving the focus.
+pub fn metrics_grid(app: &App) -> (usize, usize) {
+    let (w, h) = app.size;
+    metrics::grid_shape(app, pane_area(Rect::new(0, 0, w, h)))
+}
+
+/// The services the Metrics pane's overview shows at `app.size` (none
+/// when it is hidden): `update` queries only those.
+pub fn metrics_overview(app: &App) -> Vec<String> {
+    let (w, h) = app.size;
+    metrics::overview_shown(app, pane_area(Rect::new(0, 0, w, h)))
+}
+
+/// The Metrics pane's chart under screen cell (`x`, `y`) at `app.size`.
+pub fn metrics_chart_at(app: &App, x: u16, y: u16) -> Option<usize> {
+    let (w, h) = app.size;
+    metrics::chart_at(app, pane_area(Rect::new(0, 0, w, h)), x, y)
+}
+
 /// The pane area between the tab row and the footer.
 fn pane_area(screen: Rect) -> Rect {
     Rect::new(

@@ -16,7 +16,9 @@ use crate::console::app::{
     Alert, App, Confirm, Flash, FormField, Level, Link, Overlay, Palette, Prompt, PromptFor, Tab,
 };
 use crate::console::logs::{Kind, LevelFilter, StreamState};
-use crate::console::metrics::{Charts, Failure, Query as MetricsQuery, Range as MetricsRange};
+use crate::console::metrics::{
+    Charts, Failure, Overview as MetricsOverview, Query as MetricsQuery, Range as MetricsRange,
+};
 use crate::console::theme::Theme;
 use crate::console::update::{new_form, update};
 use crate::protocol::{
@@ -1375,8 +1377,15 @@ fn a_frame_with_200k_lines_costs_what_one_with_200_does() {
 /// the error burst from 02:55 (~20 % errors, fewer requests, and the p99
 /// back down to ~0.5 s as requests fail fast), still on at 03:00.
 fn payments_series() -> Vec<Series> {
+    payments_series_over(15)
+}
+
+/// [`payments_series`] over the `minutes` to 03:00:00, with the
+/// gateway's default levels (error_ratio warn 1 % critical 5 %,
+/// latency_p99 warn 500 ms critical 1,000 ms).
+fn payments_series_over(minutes: i64) -> Vec<Series> {
     let end = t("03:00:00").timestamp_millis();
-    let start = end - 900_000;
+    let start = end - minutes * 60_000;
     let at = |hms: &str| t(hms).timestamp_millis();
     let (gap_from, gap_to) = (at("02:47:00"), at("02:47:50"));
     let (spike, burst, fade) = (at("02:51:00"), at("02:55:00"), at("02:56:30"));
@@ -1419,11 +1428,63 @@ fn payments_series() -> Vec<Series> {
         warn: None,
         critical: None,
     };
+    let levels = |mut s: Series, warn: f64, critical: f64| {
+        s.warn = Some(warn);
+        s.critical = Some(critical);
+        s
+    };
     vec![
         series("rps", "req/s", rps),
-        series("error_ratio", "%", errors),
-        series("latency_p99", "ms", p99),
+        levels(series("error_ratio", "%", errors), 1.0, 5.0),
+        levels(series("latency_p99", "ms", p99), 500.0, 1000.0),
         series("memory", "bytes", memory),
+    ]
+}
+
+/// ledger over the 15 minutes to 02:59:50, 30 s steps, as the overview
+/// asks: the consumer lag climbing since the failover at 02:52 (past its
+/// critical level of 30 s), requests and errors calm.
+fn ledger_series() -> Vec<Series> {
+    let end = t("02:59:50").timestamp_millis();
+    let at = |i: i64| end - 900_000 + 30_000 * i;
+    let failover = t("02:52:00").timestamp_millis();
+    let lag: Vec<(i64, f64)> = (1..=30)
+        .map(|i| {
+            let since = (at(i) - failover) as f64 / 1000.0;
+            (
+                at(i),
+                0.2 + 0.1 * (i as f64 * 0.9).sin().abs() + (since * 0.1).max(0.0),
+            )
+        })
+        .collect();
+    let rps = (1..=30)
+        .map(|i| (at(i), 118.0 + 6.0 * (i as f64 * 0.7).sin()))
+        .collect();
+    let errors = (1..=30)
+        .map(|i| (at(i), 0.1 + 0.05 * (i as f64 * 1.3).cos().abs()))
+        .collect();
+    vec![
+        Series {
+            name: "consumer_lag".into(),
+            unit: "s".into(),
+            points: lag,
+            warn: Some(10.0),
+            critical: Some(30.0),
+        },
+        Series {
+            name: "rps".into(),
+            unit: "req/s".into(),
+            points: rps,
+            warn: None,
+            critical: None,
+        },
+        Series {
+            name: "error_ratio".into(),
+            unit: "%".into(),
+            points: errors,
+            warn: Some(1.0),
+            critical: Some(5.0),
+        },
     ]
 }
 
@@ -1441,6 +1502,22 @@ fn metrics_app(w: u16, h: u16) -> App {
         series: payments_series(),
         at: t("03:00:00"),
     });
+    // The overview's other service (alice's break-glass grant on ledger),
+    // queried ten seconds ago.
+    app.metrics.overview.insert(
+        "ledger".into(),
+        MetricsOverview {
+            charts: Some(Charts {
+                service: "ledger".into(),
+                range: MetricsRange::M15,
+                step_s: 30,
+                series: ledger_series(),
+                at: t("02:59:50"),
+            }),
+            next_due: Some(t("03:00:20")),
+            ..MetricsOverview::default()
+        },
+    );
     app
 }
 
@@ -1465,7 +1542,7 @@ fn metrics_pane_shows_the_incident_in_figures_too() {
         // The p99 jump and the error burst, in the titles' figures.
         assert!(text.contains("min 112 ms · max 1,988 ms"), "{w}x{h}");
         assert!(
-            text.contains("now 19.7%  min 0.384% · max 22.1%"),
+            text.contains("now  19.7%  ▲ CRIT ≥5%  min 0.384% · max 22.1%"),
             "{w}x{h}"
         );
         assert!(text.contains("[15m]"));
@@ -1605,5 +1682,188 @@ fn many_charts_scroll_and_any_size_renders() {
         app.size = (w, h);
         buffer(&app, &Theme::default(), w, h);
         buffer(&app, &Theme::no_color(), w, h);
+    }
+}
+
+#[test]
+fn metrics_pane_with_the_latency_chart_enlarged() {
+    snap_sized("metrics_enlarged", |w, h| {
+        let mut app = metrics_app(w, h);
+        press(&mut app, "ll");
+        press_code(&mut app, crossterm::event::KeyCode::Enter);
+        assert!(app.metrics.enlarged);
+        app
+    });
+}
+
+/// payments over the last hour, with alice's access to it: a grant from
+/// 02:05 revoked at 02:18, one from 02:20 that expired at 02:35, and the
+/// one running since 02:40.
+fn metrics_marks(w: u16, h: u16) -> App {
+    let mut app = metrics_app(w, h);
+    app.metrics.range = MetricsRange::H1;
+    app.metrics.attempted = Some(("payments".into(), MetricsRange::H1));
+    let c = app.metrics.charts.as_mut().unwrap();
+    c.range = MetricsRange::H1;
+    c.step_s = 60;
+    c.series = payments_series_over(60);
+    let mut revoked = grant(
+        "grt-5e01a2b3c4d5",
+        "alice",
+        "payments",
+        &[LOGS, METRICS],
+        "02:05:00",
+        "02:35:00",
+    );
+    revoked.state = GrantState::Revoked;
+    revoked.revoked_by = Some("dana".into());
+    revoked.revoke_reason = Some("wrong service, ask for checkout-api".into());
+    revoked.ended_at = Some(t("02:18:00"));
+    let mut expired = grant(
+        "grt-6f12b3c4d5e6",
+        "alice",
+        "payments",
+        &[METRICS],
+        "02:20:00",
+        "02:35:00",
+    );
+    expired.state = GrantState::Expired;
+    expired.ended_at = Some(t("02:35:00"));
+    for g in [revoked, expired] {
+        app.grants.insert(g.id.clone(), g);
+    }
+    app
+}
+
+#[test]
+fn metrics_pane_marks_when_my_access_started_and_ended() {
+    snap_sized("metrics_marks", metrics_marks);
+    let text = render(&metrics_marks(160, 45), &Theme::default(), 160, 45)
+        .backend()
+        .to_string();
+    for label in ["▲ granted", "■ revoked", "■ expired"] {
+        assert!(text.contains(label), "{label}");
+    }
+    // bob's grant on payments (in the incident) is not mine: no mark for it.
+    let app = metrics_marks(160, 45);
+    assert_eq!(app.grants["grt-a134a5b6c7d8"].user, "bob");
+}
+
+#[test]
+fn levels_marks_and_the_newest_value_use_the_themes_roles() {
+    for name in ["dark", "light", "high-contrast"] {
+        let theme = Theme::load(name).unwrap();
+        let buf = buffer(&metrics_marks(160, 45), &theme, 160, 45);
+        // The critical newest value (`now  20%  ▲ CRIT ≥5%`) is in the
+        // alarm banner's colours.
+        let (x, y) = find_row(&buf, "▲ CRIT ≥5%").unwrap();
+        assert_eq!(buf[(x - 3, y)].symbol(), "%");
+        assert_eq!(buf[(x - 3, y)].bg, theme.alarm.bg.unwrap(), "{name}");
+        assert!(buf[(x - 3, y)].modifier.contains(Modifier::BOLD));
+        assert_eq!(buf[(x, y)].fg, theme.critical.fg.unwrap(), "{name}");
+        // Level lines: critical in the critical colour, warn dim.
+        let cell = |sym: &str| {
+            buf.content
+                .iter()
+                .find(|c| c.symbol() == sym)
+                .unwrap_or_else(|| panic!("{name}: no {sym}"))
+                .clone()
+        };
+        assert_eq!(cell("╍").fg, theme.critical.fg.unwrap(), "{name}");
+        assert_eq!(cell("╌").fg, theme.warn.fg.unwrap(), "{name}");
+        assert!(cell("╌").modifier.contains(Modifier::DIM));
+        // Marks: granted ok, revoked critical, expired warn.
+        let (x, y) = find_row(&buf, "▲ granted").unwrap();
+        assert_eq!(buf[(x, y)].fg, theme.ok.fg.unwrap(), "{name}");
+        let (x, y) = find_row(&buf, "■ revoked").unwrap();
+        assert_eq!(buf[(x, y)].fg, theme.critical.fg.unwrap(), "{name}");
+        let (x, y) = find_row(&buf, "■ expired").unwrap();
+        assert_eq!(buf[(x, y)].fg, theme.warn.fg.unwrap(), "{name}");
+        // The overview's critical value, in the critical colour.
+        let (x, y) = find_row(&buf, "47.3 s CRIT").unwrap();
+        assert_eq!(buf[(x, y)].fg, theme.critical.fg.unwrap(), "{name}");
+    }
+    // NO_COLOR: still marked, by glyph and bold.
+    let buf = buffer(&metrics_marks(160, 45), &Theme::no_color(), 160, 45);
+    assert!(find_row(&buf, "▲ CRIT ≥5%").is_some());
+    assert!(find_row(&buf, "■ revoked").is_some());
+}
+
+#[test]
+fn the_overview_shows_only_when_there_is_room_and_another_service() {
+    let text = |app: &App, w, h| render(app, &Theme::default(), w, h).backend().to_string();
+    // 160x45: a row each for payments and ledger.
+    let app = metrics_app(160, 45);
+    let t = text(&app, 160, 45);
+    assert!(t.contains("● payments   rps "), "{t}");
+    assert!(t.contains("consumer_lag ") && t.contains("47.3 s CRIT"));
+    // 80x24: no room.
+    let app = metrics_app(80, 24);
+    assert!(!text(&app, 80, 24).contains("consumer_lag"));
+    // Enlarged: the chart takes the whole pane.
+    let mut app = metrics_app(160, 45);
+    press_code(&mut app, crossterm::event::KeyCode::Enter);
+    assert!(!text(&app, 160, 45).contains("consumer_lag"));
+    // Only the charted service: nothing to overview.
+    let mut app = metrics_app(160, 45);
+    app.grants.remove("grt-9e23f4a5b6c7");
+    assert!(!text(&app, 160, 45).contains("● payments   rps"));
+    // Many services: four rows, the last says how many more.
+    let mut app = metrics_app(160, 45);
+    for (i, svc) in ["search", "checkout-api", "ledger-replica", "fraud"]
+        .into_iter()
+        .enumerate()
+    {
+        let id = format!("grt-f{i}00000000aa");
+        let g = grant(&id, "alice", svc, &[METRICS], "02:58:00", "03:30:00");
+        app.grants.insert(id, g);
+    }
+    let t = text(&app, 160, 45);
+    assert!(
+        t.contains("+3 more with metrics:read · s charts one"),
+        "{t}"
+    );
+    assert_eq!(
+        crate::console::views::metrics_overview(&app).len(),
+        3,
+        "the services queried are those shown"
+    );
+    // Not queried yet: it says so.
+    assert!(t.contains("queried in turn, every 30s"), "{t}");
+}
+
+#[test]
+fn levels_and_marks_sit_where_the_canvas_draws_the_same_value_and_time() {
+    use crate::console::metrics::{time_column, value_row};
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let area = Rect::new(0, 0, 60, 17);
+    let (from, to) = (0.0, 900_000.0);
+    let (lo, hi) = (0.0, 1500.0);
+    for (t, v) in [
+        (0.0, 0.0),
+        (450_000.0, 1000.0),
+        (899_999.0, 500.0),
+        (123_456.0, 1234.0),
+        (900_000.0, 1500.0),
+    ] {
+        let data = [(t, v)];
+        let chart = Chart::new(vec![
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Scatter)
+                .data(&data),
+        ])
+        .x_axis(Axis::default().bounds([from, to]))
+        .y_axis(Axis::default().bounds([lo, hi]));
+        let mut buf = Buffer::empty(area);
+        ratatui::widgets::Widget::render(chart, area, &mut buf);
+        let x = time_column(t as i64, from as i64, to as i64, area.width).unwrap();
+        let y = value_row(v, lo, hi, area.height).unwrap();
+        let sym = buf[(x, y)].symbol().chars().next().unwrap();
+        assert!(
+            ('\u{2801}'..='\u{28ff}').contains(&sym),
+            "({t}, {v}) drawn elsewhere than ({x}, {y})"
+        );
     }
 }
