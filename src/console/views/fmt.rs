@@ -221,6 +221,77 @@ pub fn wrap(lines: &[Line<'_>], max: usize) -> Vec<Line<'static>> {
     out
 }
 
+/// How to get `cap`, the same words on every pane that needs a grant: the
+/// pane's numbered `steps`, my requests for it still waiting, and the
+/// command that asks from a shell.
+pub fn how_to_get(
+    app: &crate::console::app::App,
+    theme: &Theme,
+    cap: Capability,
+    steps: &[Line<'static>],
+    text_w: usize,
+    now: DateTime<Utc>,
+) -> Vec<Line<'static>> {
+    use crate::protocol::RequestState;
+    let strong = theme.text.add_modifier(ratatui::style::Modifier::BOLD);
+    let mut lines = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let wrapped = wrap(std::slice::from_ref(step), text_w.saturating_sub(5));
+        for (j, mut part) in wrapped.into_iter().enumerate() {
+            let lead = if j == 0 {
+                format!("  {}. ", i + 1)
+            } else {
+                "     ".to_string()
+            };
+            part.spans.insert(0, Span::styled(lead, theme.text));
+            lines.push(part);
+        }
+    }
+    let me = app.user_name();
+    let mut pending: Vec<_> = app
+        .requests
+        .values()
+        .filter(|r| {
+            r.requester == me && r.state == RequestState::Pending && r.capabilities.contains(&cap)
+        })
+        .collect();
+    pending.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+    if !pending.is_empty() {
+        lines.push(Line::default());
+        for r in pending.iter().take(3) {
+            lines.push(Line::from(vec![
+                Span::styled("  waiting: ", theme.warn),
+                Span::styled(format!("{} ", r.service), strong),
+                Span::styled(
+                    format!(
+                        "{}, {}/{} approvals, asked {} ago",
+                        r.id,
+                        r.approvals.len(),
+                        r.approvals_required,
+                        age(now, r.created_at)
+                    ),
+                    theme.muted,
+                ),
+            ]));
+        }
+    }
+    let example = app
+        .catalog
+        .iter()
+        .find(|s| s.capabilities.contains(&cap))
+        .map_or("SERVICE", |s| s.name.as_str());
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("From a shell:", theme.muted)));
+    lines.push(Line::from(Span::styled(
+        format!(
+            "  breakglass request {example} --cap {} --for 30m --reason \"…\"",
+            cap.as_str()
+        ),
+        theme.muted,
+    )));
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

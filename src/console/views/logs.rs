@@ -635,59 +635,14 @@ fn no_stream(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 theme.text,
             )),
         ];
-        for (i, step) in steps.iter().enumerate() {
-            let wrapped = fmt::wrap(std::slice::from_ref(step), text_w.saturating_sub(5));
-            for (j, mut part) in wrapped.into_iter().enumerate() {
-                let lead = if j == 0 {
-                    format!("  {}. ", i + 1)
-                } else {
-                    "     ".to_string()
-                };
-                part.spans.insert(0, Span::styled(lead, theme.text));
-                lines.push(part);
-            }
-        }
-        let me = app.user_name();
-        let mut pending: Vec<_> = app
-            .requests
-            .values()
-            .filter(|r| {
-                r.requester == me
-                    && r.state == RequestState::Pending
-                    && r.capabilities.contains(&Capability::LogsRead)
-            })
-            .collect();
-        pending.sort_by_key(|r| std::cmp::Reverse(r.created_at));
-        if !pending.is_empty() {
-            lines.push(Line::default());
-            for r in pending.iter().take(3) {
-                lines.push(Line::from(vec![
-                    Span::styled("  waiting: ", theme.warn),
-                    Span::styled(format!("{} ", r.service), strong),
-                    Span::styled(
-                        format!(
-                            "{}, {}/{} approvals, asked {} ago",
-                            r.id,
-                            r.approvals.len(),
-                            r.approvals_required,
-                            fmt::age(now, r.created_at)
-                        ),
-                        theme.muted,
-                    ),
-                ]));
-            }
-        }
-        let example = app
-            .catalog
-            .iter()
-            .find(|s| s.capabilities.contains(&Capability::LogsRead))
-            .map_or("SERVICE", |s| s.name.as_str());
-        lines.push(Line::default());
-        lines.push(Line::from(Span::styled("From a shell:", theme.muted)));
-        lines.push(Line::from(Span::styled(
-            format!("  breakglass request {example} --cap logs:read --for 30m --reason \"…\""),
-            theme.muted,
-        )));
+        lines.extend(fmt::how_to_get(
+            app,
+            theme,
+            Capability::LogsRead,
+            &steps,
+            text_w,
+            now,
+        ));
     } else {
         lines.push(Line::from(Span::styled(
             "Your grants that cover logs:read:",

@@ -62,7 +62,7 @@ use crate::console::metrics_update::{
     choices, has_grant, last_grant, metrics_grants, pending_request, service,
 };
 use crate::console::theme::{TAGS, Theme};
-use crate::protocol::{Capability, ErrorCode, GrantState, RequestState, Series};
+use crate::protocol::{Capability, ErrorCode, GrantState, Series};
 
 /// Rows of a chart at least: its title and three rows of curve.
 const MIN_CELL_H: u16 = 4;
@@ -1411,59 +1411,14 @@ fn no_grant(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             theme.text,
         )),
     ];
-    for (i, step) in steps.iter().enumerate() {
-        let wrapped = fmt::wrap(std::slice::from_ref(step), text_w.saturating_sub(5));
-        for (j, mut part) in wrapped.into_iter().enumerate() {
-            let lead = if j == 0 {
-                format!("  {}. ", i + 1)
-            } else {
-                "     ".to_string()
-            };
-            part.spans.insert(0, Span::styled(lead, theme.text));
-            lines.push(part);
-        }
-    }
-    let me = app.user_name();
-    let mut pending: Vec<_> = app
-        .requests
-        .values()
-        .filter(|r| {
-            r.requester == me
-                && r.state == RequestState::Pending
-                && r.capabilities.contains(&Capability::MetricsRead)
-        })
-        .collect();
-    pending.sort_by_key(|r| std::cmp::Reverse(r.created_at));
-    if !pending.is_empty() {
-        lines.push(Line::default());
-        for r in pending.iter().take(3) {
-            lines.push(Line::from(vec![
-                Span::styled("  waiting: ", theme.warn),
-                Span::styled(format!("{} ", r.service), strong),
-                Span::styled(
-                    format!(
-                        "{}, {}/{} approvals, asked {} ago",
-                        r.id,
-                        r.approvals.len(),
-                        r.approvals_required,
-                        fmt::age(now, r.created_at)
-                    ),
-                    theme.muted,
-                ),
-            ]));
-        }
-    }
-    let example = app
-        .catalog
-        .iter()
-        .find(|s| s.capabilities.contains(&Capability::MetricsRead))
-        .map_or("SERVICE", |s| s.name.as_str());
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled("From a shell:", theme.muted)));
-    lines.push(Line::from(Span::styled(
-        format!("  breakglass request {example} --cap metrics:read --for 30m --reason \"…\""),
-        theme.muted,
-    )));
+    lines.extend(fmt::how_to_get(
+        app,
+        theme,
+        Capability::MetricsRead,
+        &steps,
+        text_w,
+        now,
+    ));
     frame.render_widget(block, area);
     frame.render_widget(
         Paragraph::new(Text::from(lines)).wrap(Wrap { trim: false }),
