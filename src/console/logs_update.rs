@@ -15,18 +15,16 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use serde_json::json;
 
-use super::app::{
-    App, ClipVia, CopyJob, Effect, FormField, Level, Overlay, Prompt, PromptFor, Tab,
-};
+use super::app::{App, ClipVia, CopyJob, Effect, Level, Overlay, Prompt, PromptFor, Tab};
 use super::clipboard;
 use super::keymap::Action;
 use super::logs::{
     Entry, FIRST_SINCE_S, Geometry, Kind, LevelFilter, Orphan, RESUME_MAX_S, StreamState, thousands,
 };
-use super::update::{flash, new_form, send};
+use super::update::{self, flash, send};
 use super::views;
 use crate::protocol::{
-    Capability, CloseReason, ErrorBody, ErrorCode, Grant, GrantState, LogLine, Op, RequestState,
+    Capability, CloseReason, ErrorBody, ErrorCode, Grant, GrantState, LogLine, Op,
 };
 
 /// Journal action of a log search.
@@ -797,51 +795,18 @@ fn ask_again(app: &mut App) -> Vec<Effect> {
     if source_error || has_grant(app, &service) {
         return start(app, &service);
     }
-    let me = app.user_name().to_string();
-    if let Some(r) = app.requests.values().find(|r| {
-        r.requester == me
-            && r.service == service
-            && r.state == RequestState::Pending
-            && r.capabilities.contains(&Capability::LogsRead)
-    }) {
-        let text = format!(
-            "{} for {service} is already waiting ({}/{} approvals); the stream restarts once it is granted",
-            r.id,
-            r.approvals.len(),
-            r.approvals_required
-        );
-        flash(app, Level::Info, text);
-        return Vec::new();
-    }
-    let Some(ci) = app.catalog.iter().position(|s| s.name == service) else {
-        flash(
-            app,
-            Level::Warn,
-            format!("{service} is not among the services you may request"),
-        );
-        return Vec::new();
-    };
-    // The ticket of the grant that ended, if it had one.
-    let ticket = app
-        .grants
-        .values()
-        .filter(|g| g.user == me && g.service == service)
-        .max_by_key(|g| g.expires_at)
-        .and_then(|g| app.requests.get(&g.request_id))
-        .and_then(|r| r.ticket.clone());
-    let mut form = new_form(app, ci);
-    for c in &mut form.caps {
-        c.1 = c.0 == Capability::LogsRead;
-    }
-    form.ticket = ticket.unwrap_or_default();
-    form.focus = FormField::Reason;
-    form.return_to = Some(Tab::Logs);
-    app.overlay = Some(Overlay::Form(Box::new(form)));
-    Vec::new()
+    update::ask_again_for(
+        app,
+        &service,
+        Capability::LogsRead,
+        Tab::Logs,
+        "the stream restarts",
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::console::app::FormField;
     use chrono::Duration;
     use crossterm::event::{KeyEvent, KeyModifiers};
     use serde_json::Value;

@@ -29,17 +29,15 @@
 use chrono::{DateTime, Duration, Utc};
 use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 
-use super::app::{App, Effect, FormField, Level, Overlay, Tab};
+use super::app::{App, Effect, Level, Overlay, Tab};
 use super::keymap::Action;
 use super::metrics::{
     Charts, Failure, OVERVIEW_REFRESH_S, OVERVIEW_SPARK_COLS, Query, RATE_LIMITED_RETRY_S, Range,
     refresh_every, step_for,
 };
-use super::update::{flash, new_form, send};
+use super::update::{self, flash, send};
 use super::views;
-use crate::protocol::{
-    Capability, ErrorBody, ErrorCode, Grant, GrantState, Op, RequestState, Series,
-};
+use crate::protocol::{Capability, ErrorBody, ErrorCode, Grant, GrantState, Op, Series};
 
 /// My active grants that cover metrics:read, one per service, most
 /// recently granted first (the first is what the pane opens on).
@@ -100,16 +98,7 @@ pub fn pending_request<'a>(
     app: &'a App,
     service: &str,
 ) -> Option<&'a crate::protocol::AccessRequest> {
-    let me = app.user_name();
-    app.requests
-        .values()
-        .filter(|r| {
-            r.requester == me
-                && r.service == service
-                && r.state == RequestState::Pending
-                && r.capabilities.contains(&Capability::MetricsRead)
-        })
-        .max_by_key(|r| r.created_at)
+    update::pending_request_for(app, service, Capability::MetricsRead)
 }
 
 /// The step to ask for: about one point per chart column at the
@@ -708,40 +697,19 @@ fn ask_again(app: &mut App) -> Vec<Effect> {
     if has_grant(app, &service) {
         return refresh(app);
     }
-    if let Some(r) = pending_request(app, &service) {
-        let text = format!(
-            "{} for {service} is already waiting ({}/{} approvals); the charts resume once it is granted",
-            r.id,
-            r.approvals.len(),
-            r.approvals_required
-        );
-        flash(app, Level::Info, text);
-        return Vec::new();
-    }
-    let Some(ci) = app.catalog.iter().position(|s| s.name == service) else {
-        flash(
-            app,
-            Level::Warn,
-            format!("{service} is not among the services you may request"),
-        );
-        return Vec::new();
-    };
-    let ticket = last_grant(app, &service)
-        .and_then(|g| app.requests.get(&g.request_id))
-        .and_then(|r| r.ticket.clone());
-    let mut form = new_form(app, ci);
-    for c in &mut form.caps {
-        c.1 = c.0 == Capability::MetricsRead;
-    }
-    form.ticket = ticket.unwrap_or_default();
-    form.focus = FormField::Reason;
-    form.return_to = Some(Tab::Metrics);
-    app.overlay = Some(Overlay::Form(Box::new(form)));
-    Vec::new()
+    update::ask_again_for(
+        app,
+        &service,
+        Capability::MetricsRead,
+        Tab::Metrics,
+        "the charts resume",
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::console::app::FormField;
+    use crate::protocol::RequestState;
     use crossterm::event::KeyModifiers;
     use serde_json::{Value, json};
 

@@ -18,7 +18,7 @@ use super::keymap::{self, Action};
 use super::logs_update;
 use super::metrics_update;
 use crate::duration::{format_duration, parse_duration};
-use crate::protocol::{AccessRequest, Event, GrantState, Op, RequestState};
+use crate::protocol::{AccessRequest, Capability, Event, GrantState, Op, RequestState};
 
 /// Commands the `:` palette offers: (name, what it does).
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
@@ -678,6 +678,72 @@ fn open_form(app: &mut App) -> Vec<Effect> {
         return Vec::new();
     }
     app.overlay = Some(Overlay::Form(Box::new(new_form(app, 0))));
+    Vec::new()
+}
+
+/// My newest pending request for `cap` on `service`.
+pub fn pending_request_for<'a>(
+    app: &'a App,
+    service: &str,
+    cap: Capability,
+) -> Option<&'a AccessRequest> {
+    let me = app.user_name();
+    app.requests
+        .values()
+        .filter(|r| {
+            r.requester == me
+                && r.service == service
+                && r.state == RequestState::Pending
+                && r.capabilities.contains(&cap)
+        })
+        .max_by_key(|r| r.created_at)
+}
+
+/// `r` once access to `service` ended: the request form filled in to ask
+/// for `cap` again (with the ticket of my last grant for it), coming back
+/// to `back_to`. When a request for it is already waiting the footer says
+/// so, and that `then` once it is granted.
+pub fn ask_again_for(
+    app: &mut App,
+    service: &str,
+    cap: Capability,
+    back_to: Tab,
+    then: &str,
+) -> Vec<Effect> {
+    if let Some(r) = pending_request_for(app, service, cap) {
+        let text = format!(
+            "{} for {service} is already waiting ({}/{} approvals); {then} once it is granted",
+            r.id,
+            r.approvals.len(),
+            r.approvals_required
+        );
+        flash(app, Level::Info, text);
+        return Vec::new();
+    }
+    let Some(ci) = app.catalog.iter().position(|s| s.name == service) else {
+        flash(
+            app,
+            Level::Warn,
+            format!("{service} is not among the services you may request"),
+        );
+        return Vec::new();
+    };
+    let me = app.user_name();
+    let ticket = app
+        .grants
+        .values()
+        .filter(|g| g.user == me && g.service == service && g.capabilities.contains(&cap))
+        .max_by_key(|g| (g.ended_at.unwrap_or(g.expires_at), g.starts_at))
+        .and_then(|g| app.requests.get(&g.request_id))
+        .and_then(|r| r.ticket.clone());
+    let mut form = new_form(app, ci);
+    for c in &mut form.caps {
+        c.1 = c.0 == cap;
+    }
+    form.ticket = ticket.unwrap_or_default();
+    form.focus = FormField::Reason;
+    form.return_to = Some(back_to);
+    app.overlay = Some(Overlay::Form(Box::new(form)));
     Vec::new()
 }
 
