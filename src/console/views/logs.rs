@@ -19,7 +19,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::overlays::{centered, frame_box, hint};
+use super::overlays;
 use super::{fmt, pane_block, title};
 use crate::console::app::App;
 use crate::console::logs::{
@@ -757,24 +757,13 @@ pub(super) fn draw_streams(frame: &mut Frame, app: &App, theme: &Theme, area: Re
             line
         });
     }
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let rect = centered(area, w, h);
-    let keys = hint(
-        theme,
-        &[("space", "on/off"), ("↑↓", "choose"), ("esc", "close")],
-    );
-    let inner = frame_box(
+    overlays::chooser_box(
         frame,
         theme,
-        rect,
-        Line::from(" Streams "),
-        Some(keys),
-        theme.focus,
+        area,
+        w,
+        "Streams",
+        &[("space", "on/off"), ("↑↓", "choose"), ("esc", "close")],
+        lines,
     );
-    let inner = Rect {
-        x: inner.x + 1,
-        width: inner.width.saturating_sub(2),
-        ..inner
-    };
-    frame.render_widget(Paragraph::new(Text::from(lines)), inner);
 }

@@ -50,7 +50,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Wrap};
 
-use super::overlays::{centered, frame_box, hint};
+use super::overlays;
 use super::{fmt, pane_block, title};
 use crate::console::app::App;
 use crate::console::metrics::{
@@ -1484,26 +1484,15 @@ pub(super) fn draw_services(
             line
         });
     }
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let rect = centered(area, w, h);
-    let keys = hint(
-        theme,
-        &[("enter", "chart it"), ("↑↓", "choose"), ("esc", "close")],
-    );
-    let inner = frame_box(
+    overlays::chooser_box(
         frame,
         theme,
-        rect,
-        Line::from(" Service to chart "),
-        Some(keys),
-        theme.focus,
+        area,
+        w,
+        "Service to chart",
+        &[("enter", "chart it"), ("↑↓", "choose"), ("esc", "close")],
+        lines,
     );
-    let inner = Rect {
-        x: inner.x + 1,
-        width: inner.width.saturating_sub(2),
-        ..inner
-    };
-    frame.render_widget(Paragraph::new(Text::from(lines)), inner);
 }
 
 #[cfg(test)]

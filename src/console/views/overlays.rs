@@ -63,6 +63,35 @@ pub(super) fn frame_box(
     inner
 }
 
+/// A list to pick from (the Logs pane's streams, the Metrics pane's
+/// services) in a centred box `w` wide, as tall as its `lines`.
+pub(super) fn chooser_box(
+    frame: &mut Frame,
+    theme: &Theme,
+    area: Rect,
+    w: u16,
+    title: &str,
+    keys: &[(&'static str, &'static str)],
+    lines: Vec<Line<'_>>,
+) {
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let rect = centered(area, w, h);
+    let inner = frame_box(
+        frame,
+        theme,
+        rect,
+        self::title(title),
+        Some(hint(theme, keys)),
+        theme.focus,
+    );
+    let inner = Rect {
+        x: inner.x + 1,
+        width: inner.width.saturating_sub(2),
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(Text::from(lines)), inner);
+}
+
 /// `key what · key what` with keys in the key style.
 pub(super) fn keys_line(theme: &Theme, keys: &[(&'static str, &'static str)]) -> Line<'static> {
     let mut spans = Vec::with_capacity(keys.len() * 3);
