@@ -52,22 +52,9 @@ impl Engine {
                 let result = self
                     .subscribe(user, &service, filter.clone(), since_s, conn)
                     .await;
-                if let Err(OpError(body)) = &result
-                    && body.code != ErrorCode::AuditUnavailable
-                {
-                    // Asking for data without the right to is worth a line in
-                    // the trail; if even that cannot be written, the refusal
-                    // still stands.
-                    let detail =
-                        json!({"code": body.code, "message": body.message, "filter": filter});
-                    if let Err(e) = self
-                        .record(&user.name, "logs.subscribe.refused", &service, detail)
-                        .await
-                    {
-                        tracing::error!(error = %e.0, "could not record a refused subscription");
-                    }
-                }
-                result
+                let asked = json!({ "filter": filter, "since_s": since_s });
+                self.note_refusal(user, "logs.subscribe", &service, asked, result)
+                    .await
             }
             Op::LogsUnsubscribe { sub_id } => {
                 let Some(sub) = conn.get(&sub_id) else {
@@ -93,6 +80,33 @@ impl Engine {
         }
     }
 
+    /// Passes `result` on; a refusal (anything but the audit itself
+    /// failing) is first recorded as `ACTION.refused` with what was asked:
+    /// asking for data without the right to is worth a line in the trail.
+    /// If even that cannot be written, the refusal still stands.
+    async fn note_refusal<T>(
+        &self,
+        user: &UserInfo,
+        action: &str,
+        target: &str,
+        asked: serde_json::Value,
+        result: Result<T, OpError>,
+    ) -> Result<T, OpError> {
+        if let Err(OpError(body)) = &result
+            && body.code != ErrorCode::AuditUnavailable
+        {
+            let mut detail = json!({"code": body.code, "message": body.message});
+            if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), asked) {
+                d.extend(extra);
+            }
+            let refused = format!("{action}.refused");
+            if let Err(e) = self.record(&user.name, &refused, target, detail).await {
+                tracing::error!(error = %e.0, %action, "could not record a refusal");
+            }
+        }
+        result
+    }
+
     /// `metrics.query`: the grant, then the audit record, then the data.
     pub(super) async fn metrics_query(
         &self,
@@ -114,19 +128,10 @@ impl Engine {
             )),
             Err(e) => Err(e),
         };
-        let grant = match allowed {
-            Ok(grant) => grant,
-            Err(OpError(body)) => {
-                let detail = json!({"code": body.code, "message": body.message, "query": query});
-                if let Err(e) = self
-                    .record(&user.name, "metrics.query.refused", service, detail)
-                    .await
-                {
-                    tracing::error!(error = %e.0, "could not record a refused metrics query");
-                }
-                return Err(OpError(body));
-            }
-        };
+        let asked = json!({ "query": query });
+        let grant = self
+            .note_refusal(user, "metrics.query", service, asked, allowed)
+            .await?;
         let detail = json!({"grant_id": grant.id, "query": query});
         // The append and the upstream query overlap, but nothing is answered
         // until both are done: the data leaves only once the access is in
