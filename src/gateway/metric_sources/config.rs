@@ -109,6 +109,24 @@ pub struct Thresholds {
     pub critical: Option<f64>,
 }
 
+/// Chart `name` as the protocol carries it: its points and its levels
+/// from `thresholds` (none when it has no entry).
+pub fn chart_series(
+    thresholds: &BTreeMap<String, Thresholds>,
+    name: &str,
+    unit: &str,
+    points: Vec<(i64, f64)>,
+) -> crate::protocol::Series {
+    let levels = thresholds.get(name).copied().unwrap_or_default();
+    crate::protocol::Series {
+        name: name.to_string(),
+        unit: unit.to_string(),
+        points,
+        warn: levels.warn,
+        critical: levels.critical,
+    }
+}
+
 /// One named PromQL chart.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -28,7 +28,7 @@ use futures_util::future::join_all;
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::config::{PromQuery, PrometheusConfig};
+use super::config::{PromQuery, PrometheusConfig, chart_series};
 use super::{MetricsQueryError, describe, plan, read_capped, select};
 use crate::metrics::exposition::parse_value;
 use crate::protocol::Series;
@@ -231,19 +231,7 @@ impl PrometheusSource {
                     Vec::new()
                 }
             };
-            let levels = self
-                .config
-                .thresholds
-                .get(name)
-                .copied()
-                .unwrap_or_default();
-            series.push(Series {
-                name: name.clone(),
-                unit: q.unit.clone(),
-                points,
-                warn: levels.warn,
-                critical: levels.critical,
-            });
+            series.push(chart_series(&self.config.thresholds, name, &q.unit, points));
         }
         match first_error {
             Some(reason) if failed == selected.len() => Err(MetricsQueryError::Upstream {

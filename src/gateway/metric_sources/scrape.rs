@@ -15,7 +15,7 @@ use reqwest::Url;
 use reqwest::header::ACCEPT;
 use tokio::time::MissedTickBehavior;
 
-use super::config::ScrapeConfig;
+use super::config::{ScrapeConfig, chart_series};
 use super::{MetricsQueryError, describe, plan, read_capped, select};
 use crate::metrics::{History, MetricFamily, QueryError, Scrape, Window, evaluate, parse_lenient};
 use crate::protocol::Series;
@@ -227,19 +227,12 @@ impl ScrapeSource {
                     Vec::new()
                 }
             };
-            let levels = self
-                .config
-                .thresholds
-                .get(name)
-                .copied()
-                .unwrap_or_default();
-            series.push(Series {
-                name: name.clone(),
-                unit: query.unit.clone(),
+            series.push(chart_series(
+                &self.config.thresholds,
+                name,
+                &query.unit,
                 points,
-                warn: levels.warn,
-                critical: levels.critical,
-            });
+            ));
         }
         Ok(series)
     }
