@@ -168,7 +168,6 @@ impl Engine {
         let sub = self
             .logs
             .subscribe(SubscribeRequest {
-                user: user.name.clone(),
                 service: service.to_string(),
                 grant_id: grant.id.clone(),
                 expires_at: grant.expires_at,

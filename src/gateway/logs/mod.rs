@@ -88,15 +88,6 @@ impl LogStreams {
         LogStreams::new(&Default::default())
     }
 
-    pub fn has_source(&self, service: &str) -> bool {
-        self.sources.contains_key(service)
-    }
-
-    /// The longest `since_s` a service's source honours.
-    pub fn history(&self, service: &str) -> Option<Duration> {
-        self.sources.get(service).map(|s| s.config.history)
-    }
-
     /// Attaches a subscriber backed by `grant_id` (already checked and
     /// audited by the caller); its lines go to `out` once
     /// [`Subscription::start`] runs.
@@ -123,7 +114,6 @@ impl LogStreams {
         });
         let sub = Arc::new(Subscriber {
             sub_id,
-            user: req.user,
             grant_id: req.grant_id,
             filter,
             since,
@@ -170,7 +160,6 @@ impl LogStreams {
 /// What a subscriber asked for, after the engine found its grant.
 #[derive(Debug, Clone)]
 pub struct SubscribeRequest {
-    pub user: String,
     pub service: String,
     pub grant_id: String,
     pub expires_at: DateTime<Utc>,
@@ -301,8 +290,6 @@ impl Source {
 /// One `logs.subscribe`.
 struct Subscriber {
     sub_id: String,
-    #[allow(dead_code)] // kept for the gateway log and future per-user limits
-    user: String,
     grant_id: String,
     filter: Option<LineFilter>,
     /// History reaches back to here; `None`: live lines only.
@@ -386,8 +373,11 @@ impl Drop for Subscription {
 async fn forward(sub: Arc<Subscriber>, source: Arc<Source>, out: mpsc::Sender<String>) {
     loop {
         sub.wake.notified().await;
-        let waiting = sub.queue.lock().expect("queue lock").len();
-        if waiting < FRAME_LINES && !sub.queue.lock().expect("queue lock").is_closed() {
+        let (waiting, closed) = {
+            let queue = sub.queue.lock().expect("queue lock");
+            (queue.len(), queue.is_closed())
+        };
+        if waiting < FRAME_LINES && !closed {
             tokio::time::sleep(BATCH_WINDOW).await;
         }
         loop {
@@ -498,7 +488,6 @@ mod tests {
 
     fn request(grant: &str) -> SubscribeRequest {
         SubscribeRequest {
-            user: "alice".into(),
             service: "svc".into(),
             grant_id: grant.into(),
             expires_at: ts::now() + chrono::Duration::hours(1),
