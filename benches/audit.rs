@@ -9,10 +9,15 @@
 //!
 //! Run with `cargo bench --bench audit`.
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::percentile;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use breakglass::audit::chain::{Draft, GENESIS_HASH, seal};
 use breakglass::audit::journal::{self, Journal};
@@ -21,10 +26,6 @@ use breakglass::client::Connection;
 use breakglass::gateway::{self, auth, config::GatewayConfig};
 use breakglass::protocol::{ClientFrame, Op, ts};
 use serde_json::json;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn appends() {
     println!("== 1. local journal appends with fsync ==");

@@ -8,6 +8,11 @@
 //!
 //! Run with `cargo bench --bench console`. Parts 2 and 3 need tmux.
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{percentile, rss_kib};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -129,10 +134,6 @@ fn loaded_app() -> App {
     app
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn render_figures() {
     println!(
         "== 1. render time of a full frame (50 grants, 200 queue items, 200 audit entries) =="
@@ -196,16 +197,6 @@ fn cpu_ticks(pid: &str) -> u64 {
     let f: Vec<&str> = after.split_whitespace().collect();
     f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
         + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-}
-
-fn rss_kib(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn wait_screen(session: &str, needle: &str, limit: Duration) -> Option<Duration> {

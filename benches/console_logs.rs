@@ -11,6 +11,11 @@
 //!
 //! Run with `cargo bench --bench console_logs`.
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{percentile, rss_kib, time_frames};
+
 use std::time::{Duration, Instant};
 
 use breakglass::console::app::{App, Link, Msg, NetMsg, Tab};
@@ -96,16 +101,6 @@ fn lines(from: usize, n: usize, t0: DateTime<Utc>) -> Vec<LogLine> {
         .collect()
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// alice on the Logs pane with a live logs grant on payments and checkout.
 fn app(now: DateTime<Utc>) -> App {
     let mut app = App::new("ws://127.0.0.1:7443/v1/ws", now);
@@ -151,10 +146,6 @@ fn app(now: DateTime<Utc>) -> App {
     app
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn main() {
     println!(
         "machine: nproc {}",
@@ -162,7 +153,7 @@ fn main() {
             .map(|n| n.get())
             .unwrap_or(0)
     );
-    let rss_start = rss_kib();
+    let rss_start = rss_kib("self");
     let now = Utc::now();
     let t0 = now - chrono::Duration::milliseconds(LINES as i64);
     let mut app = app(now);
@@ -197,7 +188,7 @@ fn main() {
     assert_eq!(app.logs.len(), LINES);
 
     // 2. memory with the buffer full.
-    let rss = rss_kib();
+    let rss = rss_kib("self");
     println!("\n== 2. RSS with {LINES} lines of 120 bytes buffered ==");
     println!(
         "RSS {:.1} MiB (at start {:.1} MiB)",
@@ -236,20 +227,9 @@ fn main() {
     let mut all = Vec::new();
     for (name, setup) in states {
         setup(&mut app, g);
-        // Warm up, then time.
-        for _ in 0..20 {
-            terminal.draw(|f| views::draw(f, &app, &theme)).unwrap();
-        }
-        let mut times = Vec::with_capacity(FRAMES);
-        for i in 0..FRAMES {
-            // Every frame is a new generation: a line arrived meanwhile
-            // would be the same work (the window is recomputed).
-            app.generation = i as u64;
-            let started = Instant::now();
-            terminal.draw(|f| views::draw(f, &app, &theme)).unwrap();
-            times.push(started.elapsed());
-        }
-        times.sort();
+        // A line arriving between frames is the same work: the window is
+        // recomputed every frame.
+        let times = time_frames(&mut terminal, &mut app, &theme, FRAMES);
         println!(
             "{:<34} {:>10.3?} {:>10.3?} {:>10.3?}",
             name,

@@ -8,11 +8,12 @@
 //!
 //! Run with `cargo bench --bench console_metrics`.
 
-// Without its `[[bench]]` entry (`harness = false`), Cargo builds this
-// file as a libtest harness, which never calls `main`.
-#![cfg_attr(test, allow(dead_code))]
+#[path = "support/mod.rs"]
+mod support;
 
-use std::time::{Duration, Instant};
+use support::{percentile, time_frames};
+
+use std::time::Duration;
 
 use breakglass::console::app::{App, Link, Msg, NetMsg, Tab};
 use breakglass::console::metrics::{Charts, Overview, Range};
@@ -147,10 +148,6 @@ fn app(now: DateTime<Utc>) -> App {
     app
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn main() {
     println!(
         "machine: nproc {}",
@@ -199,19 +196,9 @@ fn main() {
             text.contains("■ revoked") || app.metrics.enlarged,
             "marks: {text}"
         );
-        for _ in 0..20 {
-            terminal.draw(|f| views::draw(f, &app, &theme)).unwrap();
-        }
-        let mut times = Vec::with_capacity(FRAMES);
-        for i in 0..FRAMES {
-            // A refresh arriving between frames is the same work: nothing
-            // is cached from one frame to the next.
-            app.generation = i as u64;
-            let started = Instant::now();
-            terminal.draw(|f| views::draw(f, &app, &theme)).unwrap();
-            times.push(started.elapsed());
-        }
-        times.sort();
+        // A refresh arriving between frames is the same work: nothing is
+        // cached from one frame to the next.
+        let times = time_frames(&mut terminal, &mut app, &theme, FRAMES);
         println!(
             "{:<34} {:>10.3?} {:>10.3?} {:>10.3?}",
             name,

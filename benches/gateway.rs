@@ -19,12 +19,17 @@
 //! benchmark must not measure throttling) and 50 extra requesters
 //! (`bench01`..`bench50`) so each concurrent client is its own user.
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::dev_policy_without_rate_limits;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use breakglass::client::Connection;
-use breakglass::gateway::config::{DEV_POLICY, GatewayConfig};
+use breakglass::gateway::config::GatewayConfig;
 use breakglass::gateway::{self, Running, auth};
 use breakglass::protocol::{AccessRequest, Capability, Event, GrantState, Op};
 use futures_util::{SinkExt, StreamExt};
@@ -346,17 +351,7 @@ struct Gateway {
 }
 
 fn bench_config(data_dir: &Path) -> GatewayConfig {
-    let mut text = DEV_POLICY.to_string();
-    for (from, to) in [
-        ("ops_burst = 100", "ops_burst = 1000000"),
-        ("ops_per_sec = 20.0", "ops_per_sec = 1000000.0"),
-    ] {
-        assert!(
-            text.contains(from),
-            "the dev policy no longer says `{from}`; update benches/gateway.rs"
-        );
-        text = text.replace(from, to);
-    }
+    let mut text = dev_policy_without_rate_limits();
     for i in 1..=RTT_CLIENTS {
         text.push_str(&format!(
             "\n[users.{}]\ngroups = [\"engineers\"]\n",

@@ -17,6 +17,11 @@
 //!
 //! The writer, the gateway and the client share this machine's 2 cores.
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{dev_policy_without_rate_limits, percentile_of, splitmix};
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use breakglass::client::Connection;
-use breakglass::gateway::config::{DEV_POLICY, GatewayConfig};
+use breakglass::gateway::config::GatewayConfig;
 use breakglass::gateway::{self, auth};
 use breakglass::protocol::{AccessRequest, Capability, CloseReason, Event, Op};
 use tokio::runtime::Runtime;
@@ -109,17 +114,7 @@ fn runtime(name: &str) -> Runtime {
 
 /// The demo policy without rate limits, `search` read from `log`.
 fn config(data_dir: &Path, log: &Path) -> GatewayConfig {
-    let mut text = DEV_POLICY.to_string();
-    for (from, to) in [
-        ("ops_burst = 100", "ops_burst = 1000000"),
-        ("ops_per_sec = 20.0", "ops_per_sec = 1000000.0"),
-    ] {
-        assert!(
-            text.contains(from),
-            "the dev policy no longer says `{from}`"
-        );
-        text = text.replace(from, to);
-    }
+    let mut text = dev_policy_without_rate_limits();
     text.push_str(&format!(
         "\n[services.search.logs]\nfile = {:?}\n",
         log.to_str().unwrap()
@@ -130,25 +125,12 @@ fn config(data_dir: &Path, log: &Path) -> GatewayConfig {
     cfg
 }
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// `n` realistic lines of exactly LINE_BYTES bytes (newline included).
 fn generate(n: usize) -> Vec<u8> {
-    let mut rng = Rng(7);
+    let mut rng = 7u64;
     let mut out = Vec::with_capacity(n * LINE_BYTES);
     for i in 0..n {
-        let r = rng.next();
+        let r = splitmix(&mut rng);
         let level = ["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"][(r % 6) as usize];
         let body = if r.is_multiple_of(50) {
             format!(
@@ -160,7 +142,7 @@ fn generate(n: usize) -> Vec<u8> {
                 "GET /api/v1/search?q=item{} status=200 dur_ms={} trace={:016x}",
                 r % 10_000,
                 r % 900,
-                rng.next()
+                splitmix(&mut rng)
             )
         };
         let mut line = format!(
@@ -367,7 +349,11 @@ async fn latency(url: &str, token: &str, log: &Path) -> (f64, f64, usize) {
     writer.join().unwrap();
     revoke(&conn, &request).await;
     let got = ms.len();
-    (pct(&mut ms, 50.0), pct(&mut ms, 99.0), got)
+    (
+        percentile_of(&mut ms, 50.0),
+        percentile_of(&mut ms, 99.0),
+        got,
+    )
 }
 
 async fn expiry(url: &str, token: &str) -> (f64, f64, usize) {
@@ -422,14 +408,9 @@ async fn expiry(url: &str, token: &str) -> (f64, f64, usize) {
         }
     }
     let got = ms.len();
-    (pct(&mut ms, 50.0), pct(&mut ms, 99.0), got)
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    v[rank.clamp(1, v.len()) - 1]
+    (
+        percentile_of(&mut ms, 50.0),
+        percentile_of(&mut ms, 99.0),
+        got,
+    )
 }

@@ -13,13 +13,18 @@
 //!
 //! Prints p50/p99 of both and the overhead ratio (target ≤ 1.2×).
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{dev_policy_without_rate_limits, percentile_of};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use breakglass::client::Connection;
-use breakglass::gateway::config::{DEV_POLICY, GatewayConfig};
+use breakglass::gateway::config::GatewayConfig;
 use breakglass::gateway::metric_sources::http_client;
 use breakglass::gateway::{self, auth};
 use breakglass::protocol::{Capability, Op, Series};
@@ -104,9 +109,7 @@ fn start_prometheus(bin: &Path, dir: &Path, target: SocketAddr) -> (Prometheus, 
 }
 
 fn config(data_dir: &Path, prometheus: SocketAddr) -> GatewayConfig {
-    let mut text = DEV_POLICY
-        .replace("ops_burst = 100", "ops_burst = 1000000")
-        .replace("ops_per_sec = 20.0", "ops_per_sec = 1000000.0");
+    let mut text = dev_policy_without_rate_limits();
     text.push_str(&format!(
         "\n[services.search.metrics]\nprometheus = \"http://{prometheus}\"\n[services.search.metrics.queries]\n"
     ));
@@ -205,8 +208,11 @@ async fn run(bin: &Path) {
         std::hint::black_box(straight(&client, &base).await);
         direct.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let (g50, g99) = (pct(&mut gw, 50.0), pct(&mut gw, 99.0));
-    let (d50, d99) = (pct(&mut direct, 50.0), pct(&mut direct, 99.0));
+    let (g50, g99) = (percentile_of(&mut gw, 50.0), percentile_of(&mut gw, 99.0));
+    let (d50, d99) = (
+        percentile_of(&mut direct, 50.0),
+        percentile_of(&mut direct, 99.0),
+    );
     println!("through the gateway (metrics.query, audited): p50 {g50:.2} ms, p99 {g99:.2} ms");
     println!("straight to Prometheus (4 × query_range):     p50 {d50:.2} ms, p99 {d99:.2} ms");
     let ratio = g50 / d50;
@@ -251,10 +257,4 @@ async fn straight(client: &reqwest::Client, base: &str) -> Vec<serde_json::Value
             .expect("json")
     }))
     .await
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    v[rank.clamp(1, v.len()) - 1]
 }

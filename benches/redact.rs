@@ -18,6 +18,9 @@
 //! seeded secret line was changed, and fails (exit 1) naming the ones
 //! that were not, so a fast but blind redactor gives no figure.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -28,16 +31,12 @@ const TARGET_BYTES: usize = 100 * 1000 * 1000;
 const SECRET_PERCENT: u64 = 3;
 const PASSES: usize = 3;
 
-/// SplitMix64: small, fast, and the same on every machine.
+/// [`support::splitmix`] with the helpers the log lines need.
 struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        support::splitmix(&mut self.0)
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -406,7 +405,10 @@ fn main() {
         .filter(|line| matches!(redactor.redact(line), Cow::Borrowed(_)))
         .collect();
     if !missed.is_empty() {
-        eprintln!("{} seeded lines came through unchanged, e.g.:", missed.len());
+        eprintln!(
+            "{} seeded lines came through unchanged, e.g.:",
+            missed.len()
+        );
         for line in missed.iter().take(5) {
             eprintln!("  {line}");
         }
