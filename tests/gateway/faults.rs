@@ -218,16 +218,7 @@ async fn list_grants(conn: &Connection) -> Vec<Grant> {
 
 /// The whole gateway audit chain, oldest first (as a lead).
 async fn whole_chain(lead: &Connection) -> Vec<AuditEntry> {
-    let mut entries: Vec<AuditEntry> = lead
-        .call(Op::AuditQuery {
-            since: None,
-            actor: None,
-            limit: Some(10_000),
-        })
-        .await
-        .unwrap()
-        .take("entries")
-        .unwrap();
+    let mut entries = audit(lead, None).await;
     entries.reverse();
     entries
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use breakglass::client::{ClientError, Connection};
 use breakglass::protocol::{
-    AccessRequest, AuditEntry, Capability, ClientFrame, ErrorCode, Event, EventFrame, Grant,
-    GrantState, Op, ReceivedReply, RequestState, Session,
+    AccessRequest, Capability, ClientFrame, ErrorCode, Event, EventFrame, Grant, GrantState, Op,
+    ReceivedReply, RequestState, Session,
 };
 use chrono::Utc;
 
@@ -79,18 +79,6 @@ async fn grants(conn: &Connection, active_only: bool) -> Vec<Grant> {
         .unwrap()
         .take("grants")
         .unwrap()
-}
-
-async fn audit(conn: &Connection, actor: Option<&str>) -> Vec<AuditEntry> {
-    conn.call(Op::AuditQuery {
-        since: None,
-        actor: actor.map(str::to_string),
-        limit: Some(10_000),
-    })
-    .await
-    .unwrap()
-    .take("entries")
-    .unwrap()
 }
 
 fn logs_subscribe(service: &str) -> Op {

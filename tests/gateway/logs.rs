@@ -10,7 +10,7 @@ use breakglass::protocol::{
     AuditEntry, CloseReason, ErrorCode, Event, GrantState, LogFilter, LogLine, Op,
 };
 
-use crate::support::{Gateway, ask, config_gateway, event_where};
+use crate::support::{Gateway, ask, audit, config_gateway, event_where};
 
 /// A gateway whose `search` logs are the files `DIR/search/*.log` and whose
 /// `payments` logs are what `payments_cmd` prints.
@@ -98,16 +98,11 @@ async fn until_closed(conn: &mut Connection, sub_id: &str) -> (Vec<LogLine>, Opt
 }
 
 async fn my_audit(conn: &Connection, action: &str) -> Vec<AuditEntry> {
-    let mut reply = conn
-        .call(Op::AuditQuery {
-            since: None,
-            actor: None,
-            limit: Some(1000),
-        })
+    audit(conn, None)
         .await
-        .unwrap();
-    let entries: Vec<AuditEntry> = reply.take("entries").unwrap();
-    entries.into_iter().filter(|e| e.action == action).collect()
+        .into_iter()
+        .filter(|e| e.action == action)
+        .collect()
 }
 
 fn log_file(dir: &Path) -> PathBuf {

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use breakglass::client::Connection;
-use breakglass::protocol::{AccessRequest, AuditEntry, Capability, ErrorCode, Op, Series};
+use breakglass::protocol::{AccessRequest, Capability, ErrorCode, Op, Series};
 
-use crate::support::Gateway;
+use crate::support::{Gateway, audit};
 
 async fn query(
     conn: &Connection,
@@ -81,15 +81,7 @@ async fn a_metrics_grant_reads_the_simulated_services_charts_and_each_query_is_a
     let err = query(&alice, "payments").await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
 
-    let mut reply = alice
-        .call(Op::AuditQuery {
-            since: None,
-            actor: None,
-            limit: Some(1000),
-        })
-        .await
-        .unwrap();
-    let entries: Vec<AuditEntry> = reply.take("entries").unwrap();
+    let entries = audit(&alice, None).await;
     let reads = entries
         .iter()
         .filter(|e| e.action == "metrics.query")

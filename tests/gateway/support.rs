@@ -273,3 +273,20 @@ pub fn config_gateway(dir: &Path, extra: &str, users: &[&str]) -> Gateway {
     gw.tokens = tokens;
     gw
 }
+
+/// `audit.query` as `conn`: newest first; its own entries, or everyone's
+/// (optionally one `actor`'s) for a lead.
+pub async fn audit(
+    conn: &Connection,
+    actor: Option<&str>,
+) -> Vec<breakglass::protocol::AuditEntry> {
+    conn.call(Op::AuditQuery {
+        since: None,
+        actor: actor.map(str::to_string),
+        limit: Some(10_000),
+    })
+    .await
+    .unwrap()
+    .take("entries")
+    .unwrap()
+}
