@@ -813,45 +813,14 @@ mod tests {
 
     use super::*;
     use crate::console::app::{ClipOutcome, JournalStatus, Msg, NetMsg};
+    use crate::console::fixtures::{catalog_entry, t0};
     use crate::console::keymap::Ctx;
     use crate::console::logs::LogsState;
     use crate::console::update::update;
-    use crate::protocol::{CatalogService, Event, UserInfo};
-
-    fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-24T03:00:00Z")
-            .unwrap()
-            .to_utc()
-    }
+    use crate::protocol::{Event, UserInfo};
 
     fn grant(id: &str, service: &str, from_s: i64, secs: i64) -> Grant {
-        Grant {
-            id: id.into(),
-            request_id: format!("req-{id}"),
-            user: "alice".into(),
-            service: service.into(),
-            capabilities: vec![Capability::LogsRead],
-            starts_at: t0() + Duration::seconds(from_s),
-            expires_at: t0() + Duration::seconds(secs),
-            state: GrantState::Active,
-            break_glass: false,
-            revoked_by: None,
-            revoke_reason: None,
-            ended_at: None,
-        }
-    }
-
-    fn service(name: &str) -> CatalogService {
-        CatalogService {
-            name: name.into(),
-            description: String::new(),
-            capabilities: vec![Capability::LogsRead, Capability::MetricsRead],
-            max_duration_s: 7200,
-            min_duration_s: 1,
-            approvals_required: 1,
-            auto_approve: false,
-            break_glass: false,
-        }
+        crate::console::fixtures::grant(id, service, Capability::LogsRead, from_s, secs)
     }
 
     /// alice, connected, with logs grants on payments (older) and
@@ -869,7 +838,7 @@ mod tests {
                 clock_offset: Duration::zero(),
             }),
         );
-        app.catalog = vec![service("payments"), service("checkout")];
+        app.catalog = vec![catalog_entry("payments"), catalog_entry("checkout")];
         for g in [
             grant("grt-1", "payments", -600, 1200),
             grant("grt-2", "checkout", -60, 1800),

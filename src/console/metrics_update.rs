@@ -715,44 +715,13 @@ mod tests {
 
     use super::*;
     use crate::console::app::{Msg, NetMsg};
+    use crate::console::fixtures::{catalog_entry, t0};
     use crate::console::keymap::Ctx;
     use crate::console::update::{next_wakeup as wakeup, update};
-    use crate::protocol::{AccessRequest, CatalogService, Event, UserInfo};
-
-    fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-24T03:00:00Z")
-            .unwrap()
-            .to_utc()
-    }
+    use crate::protocol::{AccessRequest, Event, UserInfo};
 
     fn grant(id: &str, service: &str, from_s: i64, secs: i64) -> Grant {
-        Grant {
-            id: id.into(),
-            request_id: format!("req-{id}"),
-            user: "alice".into(),
-            service: service.into(),
-            capabilities: vec![Capability::MetricsRead],
-            starts_at: t0() + Duration::seconds(from_s),
-            expires_at: t0() + Duration::seconds(secs),
-            state: GrantState::Active,
-            break_glass: false,
-            revoked_by: None,
-            revoke_reason: None,
-            ended_at: None,
-        }
-    }
-
-    fn catalog_entry(name: &str) -> CatalogService {
-        CatalogService {
-            name: name.into(),
-            description: String::new(),
-            capabilities: vec![Capability::LogsRead, Capability::MetricsRead],
-            max_duration_s: 7200,
-            min_duration_s: 1,
-            approvals_required: 1,
-            auto_approve: false,
-            break_glass: false,
-        }
+        crate::console::fixtures::grant(id, service, Capability::MetricsRead, from_s, secs)
     }
 
     /// alice, connected at 160x45, with metrics grants on payments (older)

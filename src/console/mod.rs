@@ -4,6 +4,8 @@
 
 pub mod app;
 pub mod clipboard;
+#[cfg(test)]
+mod fixtures;
 pub mod keymap;
 pub mod logs;
 mod logs_update;

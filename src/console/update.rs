@@ -1276,13 +1276,8 @@ pub fn next_wakeup(app: &App, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::fixtures::{catalog_entry, t0};
     use crate::protocol::{Capability, CatalogService, Grant, UserInfo};
-
-    fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-24T03:00:00Z")
-            .unwrap()
-            .to_utc()
-    }
 
     fn user(name: &str, roles: &[&str]) -> UserInfo {
         UserInfo {
@@ -1302,14 +1297,8 @@ mod tests {
             }),
         );
         app.catalog = vec![CatalogService {
-            name: "payments".into(),
-            description: String::new(),
-            capabilities: vec![Capability::LogsRead, Capability::MetricsRead],
-            max_duration_s: 7200,
-            min_duration_s: 1,
-            approvals_required: 1,
-            auto_approve: false,
             break_glass: true,
+            ..catalog_entry("payments")
         }];
         app
     }
