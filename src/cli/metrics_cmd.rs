@@ -7,6 +7,7 @@ use serde_json::json;
 use super::args::ClientArgs;
 use super::session::Session;
 use super::{CliError, CliResult, print, protocol};
+use crate::console::metrics::{columns_max, spark};
 use crate::duration::parse_duration;
 use crate::protocol::{Op, Series};
 
@@ -60,7 +61,7 @@ fn describe(s: &Series) -> String {
         number(*latest),
         number(min),
         number(max),
-        sparkline(&values, SPARK_WIDTH)
+        sparkline(&s.points, SPARK_WIDTH)
     )
 }
 
@@ -74,31 +75,18 @@ fn number(v: f64) -> String {
     }
 }
 
-/// The values as block characters, the highest of each cell's points kept
-/// so that a spike shows.
-fn sparkline(values: &[f64], width: usize) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    if values.is_empty() || width == 0 {
+/// The chart as block characters, as the console draws its sparklines:
+/// the highest point of each cell kept so that a spike shows, a gap left
+/// blank.
+fn sparkline(points: &[(i64, f64)], width: usize) -> String {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return String::new();
-    }
-    let cells = values.len().min(width);
-    let per = values.len().div_ceil(cells);
-    let peaks: Vec<f64> = values
-        .chunks(per)
-        .map(|c| c.iter().copied().fold(f64::NEG_INFINITY, f64::max))
-        .collect();
-    let lo = peaks.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = peaks.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    peaks
-        .iter()
-        .map(|v| {
-            if hi <= lo {
-                BARS[0]
-            } else {
-                BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
-            }
-        })
-        .collect()
+    };
+    let cells = columns_max(points, first.0, last.0, width.min(points.len()));
+    let values = cells.iter().flatten();
+    let lo = values.clone().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.copied().fold(f64::NEG_INFINITY, f64::max);
+    cells.iter().map(|v| spark(*v, lo, hi)).collect()
 }
 
 #[cfg(test)]
@@ -107,12 +95,12 @@ mod tests {
 
     #[test]
     fn a_sparkline_keeps_a_spike_and_fits_its_width() {
-        let mut values = vec![1.0; 100];
-        values[37] = 50.0;
-        let line = sparkline(&values, 10);
+        let mut points: Vec<(i64, f64)> = (0..100).map(|t| (t * 1000, 1.0)).collect();
+        points[37].1 = 50.0;
+        let line = sparkline(&points, 10);
         assert_eq!(line.chars().count(), 10);
         assert_eq!(line.chars().filter(|c| *c == '█').count(), 1, "{line}");
-        assert_eq!(sparkline(&[3.0, 3.0], 10), "▁▁");
+        assert_eq!(sparkline(&[(0, 3.0), (1000, 3.0)], 10), "▁▁");
     }
 
     #[test]
