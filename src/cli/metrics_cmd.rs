@@ -7,7 +7,7 @@ use serde_json::json;
 use super::args::ClientArgs;
 use super::session::Session;
 use super::{CliError, CliResult, print, protocol};
-use crate::console::metrics::{columns_max, spark};
+use crate::console::metrics::{Severity, columns_max, crossed, spark};
 use crate::duration::parse_duration;
 use crate::protocol::{Op, Series};
 
@@ -49,9 +49,9 @@ fn describe(s: &Series) -> String {
     };
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let level = match (s.critical, s.warn) {
-        (Some(c), _) if *latest >= c => format!("  CRITICAL (≥ {})", number(c)),
-        (_, Some(w)) if *latest >= w => format!("  WARN (≥ {})", number(w)),
+    let level = match Severity::in_series(s, *latest) {
+        Some(sev @ Severity::Critical) => format!("  CRITICAL (≥ {})", level_of(s, sev)),
+        Some(sev @ Severity::Warn) => format!("  WARN (≥ {})", level_of(s, sev)),
         _ => String::new(),
     };
     format!(
@@ -63,6 +63,10 @@ fn describe(s: &Series) -> String {
         number(max),
         sparkline(&s.points, SPARK_WIDTH)
     )
+}
+
+fn level_of(s: &Series, sev: Severity) -> String {
+    crossed(s, sev).map(number).unwrap_or_default()
 }
 
 fn number(v: f64) -> String {
