@@ -82,15 +82,7 @@ pub fn ended(app: &App) -> bool {
 /// My grant on `service` that covered metrics:read last (the one that
 /// ended, when none is active).
 pub fn last_grant<'a>(app: &'a App, service: &str) -> Option<&'a Grant> {
-    let me = app.user_name();
-    app.grants
-        .values()
-        .filter(|g| {
-            g.user == me
-                && g.service == service
-                && g.capabilities.contains(&Capability::MetricsRead)
-        })
-        .max_by_key(|g| (g.ended_at.unwrap_or(g.expires_at), g.starts_at))
+    update::last_grant_for(app, service, Capability::MetricsRead)
 }
 
 /// My pending request for metrics:read on `service`, if any.

@@ -18,7 +18,7 @@ use super::keymap::{self, Action};
 use super::logs_update;
 use super::metrics_update;
 use crate::duration::{format_duration, parse_duration};
-use crate::protocol::{AccessRequest, Capability, Event, GrantState, Op, RequestState};
+use crate::protocol::{AccessRequest, Capability, Event, Grant, GrantState, Op, RequestState};
 
 /// Commands the `:` palette offers: (name, what it does).
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
@@ -681,6 +681,15 @@ fn open_form(app: &mut App) -> Vec<Effect> {
     Vec::new()
 }
 
+/// My grant of `cap` on `service` that ends (or ended) last.
+pub fn last_grant_for<'a>(app: &'a App, service: &str, cap: Capability) -> Option<&'a Grant> {
+    let me = app.user_name();
+    app.grants
+        .values()
+        .filter(|g| g.user == me && g.service == service && g.capabilities.contains(&cap))
+        .max_by_key(|g| (g.ended_at.unwrap_or(g.expires_at), g.starts_at))
+}
+
 /// My newest pending request for `cap` on `service`.
 pub fn pending_request_for<'a>(
     app: &'a App,
@@ -728,12 +737,7 @@ pub fn ask_again_for(
         );
         return Vec::new();
     };
-    let me = app.user_name();
-    let ticket = app
-        .grants
-        .values()
-        .filter(|g| g.user == me && g.service == service && g.capabilities.contains(&cap))
-        .max_by_key(|g| (g.ended_at.unwrap_or(g.expires_at), g.starts_at))
+    let ticket = last_grant_for(app, service, cap)
         .and_then(|g| app.requests.get(&g.request_id))
         .and_then(|r| r.ticket.clone());
     let mut form = new_form(app, ci);

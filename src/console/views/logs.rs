@@ -757,7 +757,7 @@ pub(super) fn draw_streams(frame: &mut Frame, app: &App, theme: &Theme, area: Re
             line
         });
     }
-    overlays::chooser_box(
+    overlays::text_box(
         frame,
         theme,
         area,

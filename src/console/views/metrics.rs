@@ -1484,7 +1484,7 @@ pub(super) fn draw_services(
             line
         });
     }
-    overlays::chooser_box(
+    overlays::text_box(
         frame,
         theme,
         area,

@@ -63,9 +63,10 @@ pub(super) fn frame_box(
     inner
 }
 
-/// A list to pick from (the Logs pane's streams, the Metrics pane's
-/// services) in a centred box `w` wide, as tall as its `lines`.
-pub(super) fn chooser_box(
+/// `lines` in a centred box `w` wide and as tall as they are, titled, with
+/// its keys on the bottom border: prompts, and the Logs and Metrics panes'
+/// choosers.
+pub(super) fn text_box(
     frame: &mut Frame,
     theme: &Theme,
     area: Rect,
@@ -74,8 +75,8 @@ pub(super) fn chooser_box(
     keys: &[(&'static str, &'static str)],
     lines: Vec<Line<'_>>,
 ) {
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let rect = centered(area, w, h);
+    // `centered` keeps it within the area.
+    let rect = centered(area, w, lines.len() as u16 + 2);
     let inner = frame_box(
         frame,
         theme,
@@ -517,21 +518,7 @@ fn prompt(frame: &mut Frame, theme: &Theme, area: Rect, p: &Prompt) {
             text_w,
         ));
     }
-    let rect = centered(area, w, lines.len() as u16 + 2);
-    let inner = frame_box(
-        frame,
-        theme,
-        rect,
-        title(name),
-        Some(hint(theme, keys)),
-        theme.focus,
-    );
-    let inner = Rect {
-        x: inner.x + 1,
-        width: inner.width.saturating_sub(2),
-        ..inner
-    };
-    frame.render_widget(Paragraph::new(Text::from(lines)), inner);
+    text_box(frame, theme, area, w, name, keys, lines);
 }
 
 fn confirm(frame: &mut Frame, app: &App, theme: &Theme, area: Rect, c: &Confirm) {
