@@ -10,6 +10,7 @@ pub mod client;
 pub mod console;
 pub mod demo;
 pub mod duration;
+pub mod failpoint;
 pub mod gateway;
 pub mod lifecycle;
 pub mod metrics;

@@ -104,30 +104,64 @@ pub fn canonical_json(entry: &AuditEntry) -> String {
     String::from_utf8(out).expect("canonical JSON is UTF-8")
 }
 
-/// The same, written into `out`. The top-level members are written in
-/// their sorted order directly (no intermediate `Value`), which is what
-/// makes verifying a million entries fast; `detail` goes through the
-/// general sorted writer.
+/// The same, written into `out`.
 pub fn canonical_bytes(entry: &AuditEntry, out: &mut Vec<u8>) {
+    let at = crate::protocol::ts::format(&entry.at);
+    write_entry(
+        &EntryView {
+            seq: entry.seq,
+            id: &entry.id,
+            at: &at,
+            actor: &entry.actor,
+            origin: &entry.origin,
+            action: &entry.action,
+            target: &entry.target,
+            detail: &entry.detail,
+            prev_hash: &entry.prev_hash,
+        },
+        out,
+    );
+}
+
+/// An entry's hashed members, borrowed: from an [`AuditEntry`] or straight
+/// from a journal line (see [`super::link`]). `at` is already in its
+/// canonical text form.
+pub(crate) struct EntryView<'a> {
+    pub seq: u64,
+    pub id: &'a str,
+    pub at: &'a str,
+    pub actor: &'a str,
+    pub origin: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub detail: &'a Value,
+    pub prev_hash: &'a str,
+}
+
+/// The canonical form of `v`. The top-level members are written in their
+/// sorted order directly (no intermediate `Value`), which is what makes
+/// verifying a million entries fast; `detail` goes through the general
+/// sorted writer.
+pub(crate) fn write_entry(v: &EntryView<'_>, out: &mut Vec<u8>) {
     // Keys in byte order: action actor at detail id origin prev_hash seq target.
     out.extend_from_slice(b"{\"action\":");
-    write_string(&entry.action, out);
+    write_string(v.action, out);
     out.extend_from_slice(b",\"actor\":");
-    write_string(&entry.actor, out);
+    write_string(v.actor, out);
     out.extend_from_slice(b",\"at\":");
-    write_string(&crate::protocol::ts::format(&entry.at), out);
+    write_string(v.at, out);
     out.extend_from_slice(b",\"detail\":");
-    write_canonical(&entry.detail, out);
+    write_canonical(v.detail, out);
     out.extend_from_slice(b",\"id\":");
-    write_string(&entry.id, out);
+    write_string(v.id, out);
     out.extend_from_slice(b",\"origin\":");
-    write_string(&entry.origin, out);
+    write_string(v.origin, out);
     out.extend_from_slice(b",\"prev_hash\":");
-    write_string(&entry.prev_hash, out);
+    write_string(v.prev_hash, out);
     out.extend_from_slice(b",\"seq\":");
-    out.extend_from_slice(entry.seq.to_string().as_bytes());
+    out.extend_from_slice(v.seq.to_string().as_bytes());
     out.extend_from_slice(b",\"target\":");
-    write_string(&entry.target, out);
+    write_string(v.target, out);
     out.push(b'}');
 }
 
@@ -166,7 +200,15 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 }
 
 fn write_string(s: &str, out: &mut Vec<u8>) {
-    serde_json::to_writer(&mut *out, s).expect("a str always serializes");
+    // Most strings need no escaping: copying them is the same bytes as
+    // serde_json would write, without its per-byte table walk.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, s).expect("a str always serializes");
+    }
 }
 
 /// `lowercase_hex(sha256(prev_hash ‖ canonical_json(entry)))`.
@@ -303,20 +345,42 @@ impl ChainVerifier {
     /// [`push`](Self::push) with the hash check already done (e.g. by
     /// [`hashes_match`] on every core); the errors are the same.
     pub fn push_checked(&mut self, entry: &AuditEntry, hash_ok: bool) -> Result<(), ChainError> {
-        if entry.seq != self.next_seq {
+        self.push_parts(entry.seq, &entry.prev_hash, &entry.hash, hash_ok)
+    }
+
+    /// [`push_checked`](Self::push_checked) for an entry read as a
+    /// [`Link`](super::link::Link).
+    pub fn push_link(&mut self, link: &super::link::Link) -> Result<(), ChainError> {
+        self.push_parts(
+            link.seq,
+            link.prev_hash.as_str(),
+            link.hash.as_str(),
+            link.hash_ok,
+        )
+    }
+
+    fn push_parts(
+        &mut self,
+        seq: u64,
+        prev_hash: &str,
+        hash: &str,
+        hash_ok: bool,
+    ) -> Result<(), ChainError> {
+        if seq != self.next_seq {
             return Err(ChainError::SeqGap {
                 expected: self.next_seq,
-                found: entry.seq,
+                found: seq,
             });
         }
-        if entry.prev_hash != self.prev_hash {
-            return Err(ChainError::BrokenLink { seq: entry.seq });
+        if prev_hash != self.prev_hash {
+            return Err(ChainError::BrokenLink { seq });
         }
         if !hash_ok {
-            return Err(ChainError::HashMismatch { seq: entry.seq });
+            return Err(ChainError::HashMismatch { seq });
         }
         self.next_seq = self.next_seq.saturating_add(1);
-        self.prev_hash.clone_from(&entry.hash);
+        self.prev_hash.clear();
+        self.prev_hash.push_str(hash);
         self.count += 1;
         Ok(())
     }

@@ -11,7 +11,7 @@
 //! caller must treat as "do not act".
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::chain::{self, ChainError, ChainVerifier, Draft, GENESIS_HASH};
+use super::link::Link;
 use crate::protocol::AuditEntry;
 
 /// The live file; rotated files are `journal.<seq after their last>.jsonl`.
@@ -111,39 +112,17 @@ pub fn journal_files(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
 
 /// Reads every entry of one file; a torn last line (a crash mid-append,
 /// never acknowledged) is reported beside the entries. Lines are parsed on
-/// every core: a million-entry journal is checked in seconds.
+/// every core.
 pub fn read_file(path: &Path) -> Result<(Vec<AuditEntry>, bool), JournalError> {
     let bytes = std::fs::read(path).map_err(|source| JournalError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let lines: Vec<(usize, &[u8])> = bytes
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
-        .collect();
+    let lines = non_blank_lines(&bytes, 0);
     let last = lines.last().map(|(i, _)| *i);
-    let parse = |part: &[(usize, &[u8])]| -> Vec<Result<AuditEntry, (usize, String)>> {
-        part.iter()
-            .map(|(i, l)| serde_json::from_slice::<AuditEntry>(l).map_err(|e| (*i, e.to_string())))
-            .collect()
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parsed: Vec<Result<AuditEntry, (usize, String)>> = if threads < 2 || lines.len() < 10_000 {
-        parse(&lines)
-    } else {
-        let chunk = lines.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let parts: Vec<_> = lines
-                .chunks(chunk)
-                .map(|p| scope.spawn(move || parse(p)))
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|h| h.join().expect("parse worker"))
-                .collect()
-        })
-    };
+    let parsed = parse_on_every_core(&lines, || {
+        |l: &[u8]| serde_json::from_slice::<AuditEntry>(l).map_err(|e| e.to_string())
+    });
     let mut entries = Vec::with_capacity(parsed.len());
     let mut torn = false;
     for result in parsed {
@@ -151,16 +130,129 @@ pub fn read_file(path: &Path) -> Result<(Vec<AuditEntry>, bool), JournalError> {
             Ok(e) => entries.push(e),
             // Only the very last line may be torn by a crash.
             Err((i, _)) if Some(i) == last => torn = true,
-            Err((i, message)) => {
-                return Err(JournalError::Corrupt {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    message,
-                });
-            }
+            Err((i, message)) => return Err(corrupt(path, i, message)),
         }
     }
     Ok((entries, torn))
+}
+
+/// How much of a file [`scan_links`] holds at once.
+const SCAN_CHUNK: u64 = 16 << 20;
+
+/// Reads one file as [`Link`]s, in order, handing each to `each` until it
+/// returns false, without holding the file or its entries in memory (a
+/// million-entry journal is checked in a couple of seconds this way). Says
+/// whether the last line was torn, as [`read_file`] does.
+pub fn scan_links(path: &Path, each: impl FnMut(&Link) -> bool) -> Result<bool, JournalError> {
+    scan_links_by(path, SCAN_CHUNK, each)
+}
+
+fn scan_links_by(
+    path: &Path,
+    chunk: u64,
+    mut each: impl FnMut(&Link) -> bool,
+) -> Result<bool, JournalError> {
+    let read_err = |source| JournalError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(read_err)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk as usize + 4096);
+    // Lines before `buf`, and a bad line that is torn if nothing follows it.
+    let (mut lines_before, mut bad_last): (usize, Option<(usize, String)>) = (0, None);
+    loop {
+        let got = (&mut file)
+            .take(chunk)
+            .read_to_end(&mut buf)
+            .map_err(read_err)?;
+        let eof = got == 0;
+        let cut = if eof {
+            buf.len()
+        } else {
+            buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)
+        };
+        let lines = non_blank_lines(&buf[..cut], lines_before);
+        if let Some((i, message)) = bad_last.take() {
+            if !lines.is_empty() {
+                return Err(corrupt(path, i, message));
+            }
+            bad_last = Some((i, message));
+        }
+        let last = lines.last().map(|(i, _)| *i);
+        let parsed = parse_on_every_core(&lines, || {
+            let mut scratch = Vec::with_capacity(512);
+            move |l: &[u8]| Link::from_line(l, &mut scratch)
+        });
+        for result in parsed {
+            match result {
+                Ok(link) => {
+                    if !each(&link) {
+                        return Ok(false);
+                    }
+                }
+                Err((i, message)) if Some(i) == last => bad_last = Some((i, message)),
+                Err((i, message)) => return Err(corrupt(path, i, message)),
+            }
+        }
+        lines_before += buf[..cut].iter().filter(|b| **b == b'\n').count();
+        buf.drain(..cut);
+        if eof {
+            return Ok(bad_last.is_some());
+        }
+    }
+}
+
+fn corrupt(path: &Path, index: usize, message: String) -> JournalError {
+    JournalError::Corrupt {
+        path: path.to_path_buf(),
+        line: index + 1,
+        message,
+    }
+}
+
+/// The lines of `bytes` that are not blank, with their index in the file
+/// (`first` is the index of the first line of `bytes`).
+fn non_blank_lines(bytes: &[u8], first: usize) -> Vec<(usize, &[u8])> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, l)| (first + i, l))
+        .collect()
+}
+
+/// Parses `lines` in order, split across every core when there are many;
+/// `make` gives each thread its parser.
+fn parse_on_every_core<T, F>(
+    lines: &[(usize, &[u8])],
+    make: impl Fn() -> F + Sync,
+) -> Vec<Result<T, (usize, String)>>
+where
+    T: Send,
+    F: FnMut(&[u8]) -> Result<T, String>,
+{
+    let parse = |part: &[(usize, &[u8])]| -> Vec<Result<T, (usize, String)>> {
+        let mut parser = make();
+        part.iter()
+            .map(|(i, l)| parser(l).map_err(|e| (*i, e)))
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || lines.len() < 10_000 {
+        return parse(lines);
+    }
+    let chunk = lines.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parse = &parse;
+        let parts: Vec<_> = lines
+            .chunks(chunk)
+            .map(|p| scope.spawn(move || parse(p)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("parse worker"))
+            .collect()
+    })
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
@@ -350,6 +442,64 @@ pub fn read_dir_chain(dir: &Path) -> Result<Vec<AuditEntry>, JournalError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Links of `path` read `chunk` bytes at a time, and the torn flag.
+    fn scan(path: &Path, chunk: u64) -> Result<(Vec<Link>, bool), JournalError> {
+        let mut links = Vec::new();
+        let torn = scan_links_by(path, chunk, |l| {
+            links.push(*l);
+            true
+        })?;
+        Ok((links, torn))
+    }
+
+    #[test]
+    fn scanning_reads_the_same_chain_as_reading_whatever_the_chunk_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), "alice", "cli:test").unwrap();
+        for i in 0..40 {
+            j.append("logs.search", "payments", json!({"n": i}), now())
+                .unwrap();
+        }
+        let path = dir.path().join(CURRENT);
+        let (entries, _) = read_file(&path).unwrap();
+        let expected: Vec<Link> = entries.iter().map(|e| Link::of_entry(e, true)).collect();
+        // Chunks smaller than a line, around a line, and the whole file.
+        for chunk in [50, 333, 1 << 20] {
+            let (links, torn) = scan(&path, chunk).unwrap();
+            assert_eq!(links, expected, "chunk {chunk}");
+            assert!(!torn);
+        }
+    }
+
+    #[test]
+    fn scanning_tells_a_torn_tail_from_a_corrupt_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), "alice", "cli:test").unwrap();
+        for i in 0..5 {
+            j.append("logs.search", "payments", json!({"n": i}), now())
+                .unwrap();
+        }
+        let path = dir.path().join(CURRENT);
+        let good = std::fs::read_to_string(&path).unwrap();
+        // A crash mid-append leaves half a line at the end: torn, not corrupt.
+        let last_len = good.lines().last().unwrap().len();
+        std::fs::write(&path, &good[..good.len() - last_len / 2]).unwrap();
+        for chunk in [64, 1 << 20] {
+            let (links, torn) = scan(&path, chunk).unwrap();
+            assert_eq!((links.len(), torn), (4, true), "chunk {chunk}");
+        }
+        // The same damage on line 3, with lines after it, is corruption.
+        let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+        lines[2].truncate(40);
+        std::fs::write(&path, lines.join("\n") + "\n\n").unwrap();
+        for chunk in [64, 1 << 20] {
+            match scan(&path, chunk) {
+                Err(JournalError::Corrupt { line, .. }) => assert_eq!(line, 3, "chunk {chunk}"),
+                other => panic!("chunk {chunk}: {other:?}"),
+            }
+        }
+    }
 
     fn now() -> DateTime<Utc> {
         crate::protocol::ts::now()

@@ -4,4 +4,5 @@
 pub mod chain;
 pub mod checkpoint;
 pub mod journal;
+pub mod link;
 pub mod report;

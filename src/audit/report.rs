@@ -2,7 +2,7 @@
 //! recorded) and exporting it for a post-mortem (JSON, CSV, Markdown).
 //! Pure: entries in, verdicts and text out.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::chain::{ChainError, ChainVerifier};
 use super::checkpoint::{self, CheckpointError};
+use super::link::{HashText, Link};
 use crate::protocol::{AuditEntry, Checkpoint, ts};
 
 /// The first thing found wrong with a trail.
@@ -30,7 +31,7 @@ pub enum Problem {
 }
 
 /// The verdict on a trail.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verification {
     pub entries: u64,
     pub first_seq: Option<u64>,
@@ -75,72 +76,143 @@ pub fn verify_trail(
     key: Option<&str>,
     known: &[KnownHead],
 ) -> Verification {
-    let mut verifier = match entries.first() {
-        Some(first) if from_middle => ChainVerifier::resume(first.seq, first.prev_hash.clone()),
-        _ => ChainVerifier::new(),
-    };
-    let mut v = Verification {
-        entries: 0,
-        first_seq: entries.first().map(|e| e.seq),
-        head: None,
-        checkpoints: 0,
-        problem: None,
-    };
+    let mut check = TrailCheck::new(from_middle, checkpoints, key, known);
     let hash_ok = super::chain::hashes_match(entries);
     for (e, ok) in entries.iter().zip(hash_ok) {
-        if let Err(err) = verifier.push_checked(e, ok) {
-            v.problem = Some(err.into());
+        if !check.push(&Link::of_entry(e, ok)) {
+            break;
+        }
+    }
+    check.finish()
+}
+
+/// [`verify_trail`] one entry at a time, so that a journal can be checked
+/// as it is read, keeping only the hashes the checkpoints and known heads
+/// will be compared with.
+pub struct TrailCheck<'a> {
+    from_middle: bool,
+    checkpoints: &'a [Checkpoint],
+    key: Option<&'a str>,
+    known: &'a [KnownHead],
+    verifier: Option<ChainVerifier>,
+    /// Hashes of the entries at the seqs a checkpoint or known head names.
+    wanted: BTreeMap<u64, Option<HashText>>,
+    v: Verification,
+}
+
+impl<'a> TrailCheck<'a> {
+    pub fn new(
+        from_middle: bool,
+        checkpoints: &'a [Checkpoint],
+        key: Option<&'a str>,
+        known: &'a [KnownHead],
+    ) -> TrailCheck<'a> {
+        let wanted = checkpoints
+            .iter()
+            .map(|c| c.seq)
+            .chain(known.iter().map(|k| k.1))
+            .map(|seq| (seq, None))
+            .collect();
+        TrailCheck {
+            from_middle,
+            checkpoints,
+            key,
+            known,
+            verifier: None,
+            wanted,
+            v: Verification::default(),
+        }
+    }
+
+    /// Takes the next entry; false once the chain is broken (the rest
+    /// need not be read).
+    pub fn push(&mut self, link: &Link) -> bool {
+        if self.v.problem.is_some() {
+            return false;
+        }
+        let from_middle = self.from_middle;
+        let verifier = self.verifier.get_or_insert_with(|| {
+            if from_middle {
+                ChainVerifier::resume(link.seq, link.prev_hash.as_str())
+            } else {
+                ChainVerifier::new()
+            }
+        });
+        self.v.first_seq.get_or_insert(link.seq);
+        if let Err(err) = verifier.push_link(link) {
+            self.v.problem = Some(err.into());
+            return false;
+        }
+        self.v.entries += 1;
+        if let Some(slot) = self.wanted.get_mut(&link.seq) {
+            *slot = Some(link.hash);
+        }
+        true
+    }
+
+    /// The verdict: the chain's, then the checkpoints', then the heads'.
+    pub fn finish(mut self) -> Verification {
+        let mut v = std::mem::take(&mut self.v);
+        if v.problem.is_some() {
             return v;
         }
-        v.entries += 1;
-    }
-    v.head = verifier.head().map(|(s, h)| (s, h.to_string()));
-    let end = v.head.as_ref().map_or(0, |h| h.0);
-    let at = |seq: u64| -> Option<&AuditEntry> {
-        let first = entries.first()?.seq;
-        entries.get(seq.checked_sub(first)? as usize)
-    };
-    if let Some(key) = key {
-        for c in checkpoints {
-            if let Err(e) = checkpoint::verify(key, c) {
-                v.problem = Some(e.into());
-                return v;
+        v.head = self
+            .verifier
+            .as_ref()
+            .and_then(ChainVerifier::head)
+            .map(|(s, h)| (s, h.to_string()));
+        let end = v.head.as_ref().map_or(0, |h| h.0);
+        // A seq inside the chain read names an entry whose hash was kept;
+        // one before its first entry (a rotated file) cannot be checked.
+        let differs = |seq: u64, hash: &str| {
+            self.wanted
+                .get(&seq)
+                .copied()
+                .flatten()
+                .is_some_and(|h| h.as_str() != hash)
+        };
+        if let Some(key) = self.key {
+            for c in self.checkpoints {
+                if let Err(e) = checkpoint::verify(key, c) {
+                    v.problem = Some(e.into());
+                    return v;
+                }
+                v.checkpoints += 1;
+                if c.seq == 0 {
+                    continue;
+                }
+                if c.seq > end {
+                    v.problem = Some(Problem::MissingTail { signed: c.seq, end });
+                    return v;
+                }
+                if differs(c.seq, &c.hash) {
+                    v.problem = Some(Problem::CheckpointMismatch { seq: c.seq });
+                    return v;
+                }
             }
-            v.checkpoints += 1;
-            if c.seq == 0 {
+        }
+        for (source, seq, hash) in self.known {
+            if *seq == 0 {
                 continue;
             }
-            if c.seq > end {
-                v.problem = Some(Problem::MissingTail { signed: c.seq, end });
+            if *seq > end {
+                v.problem = Some(Problem::HeadBeyondEnd {
+                    seq: *seq,
+                    end,
+                    party: source.clone(),
+                });
                 return v;
             }
-            if at(c.seq).is_some_and(|e| e.hash != c.hash) {
-                v.problem = Some(Problem::CheckpointMismatch { seq: c.seq });
+            if differs(*seq, hash) {
+                v.problem = Some(Problem::HeadMismatch {
+                    seq: *seq,
+                    party: source.clone(),
+                });
                 return v;
             }
         }
+        v
     }
-    for (source, seq, hash) in known {
-        if *seq == 0 {
-            continue;
-        }
-        if *seq > end {
-            v.problem = Some(Problem::HeadBeyondEnd {
-                seq: *seq,
-                end,
-                party: source.clone(),
-            });
-            return v;
-        }
-        if at(*seq).is_some_and(|e| &e.hash != hash) {
-            v.problem = Some(Problem::HeadMismatch {
-                seq: *seq,
-                party: source.clone(),
-            });
-            return v;
-        }
-    }
-    v
 }
 
 /// The ticket a gateway entry carries, if any.

@@ -2,6 +2,7 @@
 //! journal, an export, or the gateway's chain), check it, print the verdict
 //! and the first bad entry; exit 0 only when intact.
 
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -11,7 +12,8 @@ use super::args::{AuditCommand, ClientArgs, ExportFormat};
 use super::session::Session;
 use super::{CliError, CliResult, EXIT_FAILURE, EXIT_USAGE, print};
 use crate::audit::journal::{self, JournalError};
-use crate::audit::report::{self, Verification};
+use crate::audit::link::Link;
+use crate::audit::report::{self, TrailCheck, Verification};
 use crate::client::audit as client_audit;
 use crate::client::recorder;
 use crate::duration::parse_duration;
@@ -44,32 +46,50 @@ fn journal_err(e: JournalError) -> CliError {
     CliError::new(EXIT_FAILURE, e.to_string())
 }
 
-/// A journal directory, a journal file, or an export (`{"entries": […]}`).
-fn read_path(path: &Path) -> Result<(Vec<AuditEntry>, bool), CliError> {
+/// Verifies a journal directory (one chain across its files), an export
+/// (`{"entries": […]}`), or a journal file (which may start mid-chain, if
+/// rotated). Journals are checked as they are read, never held in memory.
+fn verify_path(path: &Path) -> Result<Verification, CliError> {
     if path.is_dir() {
-        let mut all = Vec::new();
+        let mut check = TrailCheck::new(false, &[], None, &[]);
         for f in journal::journal_files(path).map_err(journal_err)? {
-            all.extend(journal::read_file(&f).map_err(journal_err)?.0);
+            journal::scan_links(&f, |l| check.push(l)).map_err(journal_err)?;
         }
-        return Ok((all, false));
+        return Ok(check.finish());
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::new(EXIT_USAGE, format!("cannot read {}: {e}", path.display())))?;
-    if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text)
-        && let Some(entries) = doc.get("entries")
-    {
-        let entries: Vec<AuditEntry> = serde_json::from_value(entries.clone())
-            .map_err(|e| CliError::new(EXIT_FAILURE, format!("{}: {e}", path.display())))?;
-        return Ok((entries, true));
+    if let Some(entries) = read_export(path)? {
+        return Ok(report::verify_trail(&entries, true, &[], None, &[]));
     }
-    let (entries, _) = journal::read_file(path).map_err(journal_err)?;
-    // A rotated file or an export starts where it starts.
-    Ok((entries, true))
+    let mut check = TrailCheck::new(true, &[], None, &[]);
+    journal::scan_links(path, |l| check.push(l)).map_err(journal_err)?;
+    Ok(check.finish())
 }
 
-fn verify_path(path: &Path) -> Result<Verification, CliError> {
-    let (entries, from_middle) = read_path(path)?;
-    Ok(report::verify_trail(&entries, from_middle, &[], None, &[]))
+/// The entries of an export, or None when `path` is not one (a journal's
+/// first line is an entry; an export's is not).
+fn read_export(path: &Path) -> Result<Option<Vec<AuditEntry>>, CliError> {
+    let cannot_read = |e: std::io::Error| {
+        CliError::new(EXIT_USAGE, format!("cannot read {}: {e}", path.display()))
+    };
+    let mut head = Vec::new();
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    std::io::BufReader::new(file)
+        .take(1 << 20)
+        .read_until(b'\n', &mut head)
+        .map_err(cannot_read)?;
+    if Link::from_line(&head, &mut Vec::new()).is_ok() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(cannot_read)?;
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(None);
+    };
+    let Some(entries) = doc.get("entries") else {
+        return Ok(None);
+    };
+    serde_json::from_value(entries.clone())
+        .map(Some)
+        .map_err(|e| CliError::new(EXIT_FAILURE, format!("{}: {e}", path.display())))
 }
 
 fn report_verdict(client: &ClientArgs, what: &str, v: &Verification) -> CliResult {

@@ -193,10 +193,16 @@ fn console_options(
             "the console needs a terminal; for scripts use the commands (`breakglass --help`)",
         ));
     }
-    let stored = settings::config_dir()
-        .ok()
-        .and_then(|d| settings::load_stored(&d).ok())
-        .unwrap_or_default();
+    // One read of config.toml for everything the console takes from it; a
+    // broken file goes to the log, as the console's other warnings do.
+    let stored = match settings::config_dir().map(|d| settings::load_stored(&d)) {
+        Ok(Ok(stored)) => stored,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "config.toml unreadable; its settings ignored");
+            settings::StoredConfig::default()
+        }
+        Err(_) => settings::StoredConfig::default(),
+    };
     Ok(ConsoleOptions {
         url,
         token,
@@ -208,6 +214,7 @@ fn console_options(
         read_only: args.read_only,
         bell: !args.no_bell && stored.bell.unwrap_or(true),
         journal_base: recorder::data_dir(),
+        log_buffer_lines: stored.log_buffer_lines,
     })
 }
 

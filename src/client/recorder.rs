@@ -83,7 +83,9 @@ impl Recorder {
         target: &str,
         detail: Value,
     ) -> Result<AuditEntry, JournalError> {
-        self.journal.append(action, target, detail, ts::now())
+        let entry = self.journal.append(action, target, detail, ts::now())?;
+        crate::failpoint::hang_if("journaled", action);
+        Ok(entry)
     }
 
     /// Journals an op about to be sent, with its id so the two can be matched.
