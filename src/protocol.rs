@@ -898,29 +898,48 @@ struct LinesFrame {
     seq: u64,
     #[serde(with = "ts")]
     at: DateTime<Utc>,
+    /// Only `logs.lines` reads: the parse itself checks the kind.
+    #[serde(rename = "event")]
+    _event: LinesTag,
     sub_id: String,
     lines: Vec<LogLine>,
     #[serde(default)]
     dropped: Option<u64>,
 }
 
+#[derive(Deserialize)]
+enum LinesTag {
+    #[serde(rename = "logs.lines")]
+    LogsLines,
+}
+
+impl LinesFrame {
+    /// The frame, if `text` is a `logs.lines` event; `None` sends it down
+    /// the general path. The gateway writes
+    /// `{"seq":…,"at":"…","event":"logs.lines",…`, so a look at the head
+    /// spares every other frame a failed parse.
+    fn decode(text: &str) -> Option<EventFrame> {
+        let head = text.get(..text.len().min(96)).unwrap_or("");
+        if !(head.starts_with("{\"seq\":") && head.contains("\"event\":\"logs.lines\"")) {
+            return None;
+        }
+        let f: LinesFrame = serde_json::from_str(text).ok()?;
+        Some(EventFrame {
+            seq: f.seq,
+            at: f.at,
+            event: Event::LogsLines {
+                sub_id: f.sub_id,
+                lines: f.lines,
+                dropped: f.dropped,
+            },
+        })
+    }
+}
+
 impl ServerFrame {
     pub fn decode(text: &str) -> Result<ServerFrame, String> {
-        // The gateway writes `{"seq":…,"at":"…","event":"logs.lines",…`.
-        let head = text.get(..text.len().min(96)).unwrap_or("");
-        if head.starts_with("{\"seq\":")
-            && head.contains("\"event\":\"logs.lines\"")
-            && let Ok(f) = serde_json::from_str::<LinesFrame>(text)
-        {
-            return Ok(ServerFrame::Event(EventFrame {
-                seq: f.seq,
-                at: f.at,
-                event: Event::LogsLines {
-                    sub_id: f.sub_id,
-                    lines: f.lines,
-                    dropped: f.dropped,
-                },
-            }));
+        if let Some(frame) = LinesFrame::decode(text) {
+            return Ok(ServerFrame::Event(frame));
         }
         let value: Value =
             serde_json::from_str(text).map_err(|e| format!("gateway sent invalid JSON: {e}"))?;
@@ -952,11 +971,24 @@ mod tests {
             dropped: Some(3),
         };
         let text = encode_event(7, ts::now(), &event);
+        let fast = LinesFrame::decode(&text).expect("the fast path takes what the gateway writes");
         let ServerFrame::Event(frame) = ServerFrame::decode(&text).unwrap() else {
             panic!("an event")
         };
         assert_eq!(frame.event, event);
         assert_eq!(frame.seq, 7);
+        assert_eq!(fast, frame);
+        // The general path reads it the same.
+        let general: EventFrame = serde_json::from_str(&text).unwrap();
+        assert_eq!(general, frame);
+        // Another event is never taken for lines, even with their fields
+        // and the words in its head.
+        let closed = r#"{"seq":8,"at":"2026-11-24T10:00:00.000Z","event":"logs.closed","x":{"event":"logs.lines"},"sub_id":"s","reason":"unsubscribed","lines":[]}"#;
+        assert!(LinesFrame::decode(closed).is_none());
+        let ServerFrame::Event(frame) = ServerFrame::decode(closed).unwrap() else {
+            panic!("an event")
+        };
+        assert!(matches!(frame.event, Event::LogsClosed { .. }), "{frame:?}");
     }
 
     #[test]

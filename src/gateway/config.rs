@@ -226,33 +226,23 @@ disabled = ["email"]
     #[test]
     fn a_bad_source_or_redaction_names_the_service_and_table() {
         let base = "[users.a]\ngroups = [\"g\"]\n[users.b]\ngroups = [\"h\"]\n[services.p]\ncapabilities = [\"logs:read\"]\nmax_duration = \"1h\"\nrequesters = [\"g\"]\napprovers = [\"h\"]\n";
-        let err = GatewayConfig::parse(
-            &format!("{base}[services.p.redact]\ndisabled = [\"emial\"]\n"),
-            Path::new("f.toml"),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = |extra: &str| {
+            GatewayConfig::parse(&format!("{base}{extra}"), Path::new("f.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[services.p.redact]\ndisabled = [\"emial\"]\n");
         assert!(
-            err.contains("services.p.redact") && err.contains("emial"),
-            "{err}"
+            e.contains("services.p.redact") && e.contains("emial"),
+            "{e}"
         );
-        let err = GatewayConfig::parse(
-            &format!("{base}[services.p.logs]\nfile = \"/x\"\ncommand = [\"y\"]\n"),
-            Path::new("f.toml"),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = err("[services.p.logs]\nfile = \"/x\"\ncommand = [\"y\"]\n");
         assert!(
-            err.contains("services.p.logs") && err.contains("not both"),
-            "{err}"
+            e.contains("services.p.logs") && e.contains("not both"),
+            "{e}"
         );
-        let err = GatewayConfig::parse(&format!("{base}descripton = \"x\"\n"), Path::new("f.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("services.p") && err.contains("descripton"),
-            "{err}"
-        );
+        let e = err("descripton = \"x\"\n");
+        assert!(e.contains("services.p") && e.contains("descripton"), "{e}");
     }
 
     #[test]

@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::active_grants::ActiveGrants;
 use super::hub::Hub;
-use super::logs::LogStreams;
+use super::logs::{ConnStreams, LogStreams};
 use super::metric_sources::MetricSources;
 use super::metrics::Metrics;
 use super::store::{
@@ -177,6 +178,8 @@ pub struct Engine {
     pub metrics: Arc<Metrics>,
     deadlines: mpsc::UnboundedSender<Deadline>,
     limiter: Mutex<RateLimiter<String>>,
+    /// Rule 1 without a store read: the grants the store holds as active.
+    active: Mutex<ActiveGrants>,
     /// Signs checkpoints of the chain head.
     signer: SigningKey,
 }
@@ -203,18 +206,27 @@ impl Engine {
             metrics,
             deadlines,
             limiter: Mutex::new(limiter),
+            active: Mutex::new(ActiveGrants::default()),
             signer,
         }
     }
 
-    /// Runs one op and returns the encoded reply.
-    pub async fn execute(&self, user: &UserInfo, op_id: &str, op: Op) -> String {
+    /// Runs one op that arrived on connection `conn` (whose streams
+    /// `logs.subscribe` and `logs.unsubscribe` open and close) and returns
+    /// the encoded reply.
+    pub async fn execute(
+        &self,
+        user: &UserInfo,
+        op_id: &str,
+        op: Op,
+        conn: &mut ConnStreams,
+    ) -> String {
         let started = Instant::now();
         let name = op.name();
         let (reply, outcome) = match self.check_rate(&user.name) {
             Err(e) => failed(op_id, e),
             Ok(()) if op.is_mutation() => self.mutate(user, op_id, op).await,
-            Ok(()) => match self.read(user, op).await {
+            Ok(()) => match self.read(user, op, conn).await {
                 Ok(body) => (Reply::ok(op_id.to_string(), body).encode(), "ok"),
                 Err(e) => failed(op_id, e),
             },
@@ -223,7 +235,7 @@ impl Engine {
         reply
     }
 
-    pub(super) fn check_rate(&self, user: &str) -> Result<(), OpError> {
+    fn check_rate(&self, user: &str) -> Result<(), OpError> {
         let mut limiter = self.limiter.lock().expect("rate limiter lock");
         limiter
             .check(user.to_string(), Instant::now())
@@ -289,6 +301,7 @@ impl Engine {
             };
             match self.store.commit(commit).await {
                 Ok(entries) => {
+                    crate::failpoint::hang_if("committed", op.name());
                     let text = reply.text(&entries);
                     self.after_commit(events, entries);
                     return (text, code.map_or("ok", ErrorCode::as_str));
@@ -311,6 +324,34 @@ impl Engine {
         )
     }
 
+    /// Fills the active-grant index from the store (start-up).
+    pub async fn load_active_grants(&self) -> Result<(), StoreError> {
+        let grants = self.store.list_grants(true).await?;
+        self.active
+            .lock()
+            .expect("active grants lock")
+            .reset(grants);
+        Ok(())
+    }
+
+    /// Grants in force now, for the `/metrics` gauge.
+    pub fn grants_in_force(&self) -> u64 {
+        let active = self.active.lock().expect("active grants lock");
+        active.in_force(ts::now()) as u64
+    }
+
+    /// When the grant `id` ends, while it is active (it may have ended or
+    /// moved since someone found it covering).
+    pub(super) fn active_grant_expiry(&self, id: &str) -> Option<DateTime<Utc>> {
+        let active = self.active.lock().expect("active grants lock");
+        active.get(id).map(|g| g.expires_at)
+    }
+
+    /// What follows a commit that landed. Every grant a commit writes comes
+    /// with its `grant.updated` event, so the events alone say how the
+    /// active-grant index, the streams and the scheduler follow. The index
+    /// moves before the streams hear of it: `logs_subscribe` relies on
+    /// that order.
     fn after_commit(&self, events: Vec<Event>, entries: Vec<AuditEntry>) {
         self.metrics.audit_appended(entries.len());
         for event in events {
@@ -320,27 +361,34 @@ impl Engine {
                         at: request.pending_until,
                         id: request.id.clone(),
                     }),
-                Event::GrantUpdated { grant } => match grant.state {
-                    GrantState::Active => {
-                        self.logs.grant_extended(&grant.id, grant.expires_at);
-                        self.schedule(Deadline::GrantExpiry {
-                            at: grant.expires_at,
-                            id: grant.id.clone(),
-                        })
-                    }
-                    GrantState::Expired => {
-                        self.logs.grant_ended(&grant.id, CloseReason::GrantExpired)
-                    }
-                    GrantState::Revoked => {
-                        self.logs.grant_ended(&grant.id, CloseReason::GrantRevoked)
-                    }
-                },
+                Event::GrantUpdated { grant } => {
+                    self.active
+                        .lock()
+                        .expect("active grants lock")
+                        .apply(grant.clone());
+                    self.grant_changed(grant);
+                }
                 _ => {}
             }
             self.hub.publish(event);
         }
         for entry in entries {
             self.hub.publish(Event::AuditAppended { entry });
+        }
+    }
+
+    /// The streams and the scheduler follow a grant as committed.
+    fn grant_changed(&self, grant: &Grant) {
+        match grant.state {
+            GrantState::Active => {
+                self.logs.grant_extended(&grant.id, grant.expires_at);
+                self.schedule(Deadline::GrantExpiry {
+                    at: grant.expires_at,
+                    id: grant.id.clone(),
+                })
+            }
+            GrantState::Expired => self.logs.grant_ended(&grant.id, CloseReason::GrantExpired),
+            GrantState::Revoked => self.logs.grant_ended(&grant.id, CloseReason::GrantRevoked),
         }
     }
 
@@ -616,8 +664,13 @@ impl Engine {
         plan.events.push(Event::GrantUpdated { grant: g });
     }
 
-    /// Ops that only read.
-    async fn read(&self, user: &UserInfo, op: Op) -> Result<ReplyBody, OpError> {
+    /// Ops that change no request or grant: reads, and the data ops.
+    async fn read(
+        &self,
+        user: &UserInfo,
+        op: Op,
+        conn: &mut ConnStreams,
+    ) -> Result<ReplyBody, OpError> {
         let me = user.name.as_str();
         let p = &*self.policy;
         match op {
@@ -730,6 +783,15 @@ impl Engine {
                 self.metrics_query(user, &service, metric, range_s, step_s)
                     .await
             }
+            Op::LogsSubscribe {
+                service,
+                filter,
+                since_s,
+            } => {
+                self.logs_subscribe(user, &service, filter, since_s, conn)
+                    .await
+            }
+            Op::LogsUnsubscribe { sub_id } => self.logs_unsubscribe(user, &sub_id, conn).await,
             other => Err(OpError::new(
                 ErrorCode::Internal,
                 format!("{} is not a read", other.name()),
@@ -767,7 +829,7 @@ impl Engine {
     }
 
     /// Rule 1: no grant, no data.
-    pub async fn covering_grant(
+    pub fn covering_grant(
         &self,
         user: &str,
         service: &str,
@@ -780,13 +842,11 @@ impl Engine {
             ));
         }
         let now = ts::now();
-        self.store
-            .list_grants(true)
-            .await?
-            .into_iter()
-            .filter(|g| g.user == user && g.covers(service, cap, now))
-            // Of two covering grants, the one that lasts longer backs a stream.
-            .max_by_key(|g| g.expires_at)
+        self.active
+            .lock()
+            .expect("active grants lock")
+            .covering(user, service, cap, now)
+            .cloned()
             .ok_or_else(|| {
                 OpError::new(
                     ErrorCode::Forbidden,
@@ -914,7 +974,7 @@ impl Engine {
     }
 }
 
-pub(super) fn failed(op_id: &str, e: OpError) -> (String, &'static str) {
+fn failed(op_id: &str, e: OpError) -> (String, &'static str) {
     let code = e.0.code.as_str();
     (Reply::err(Some(op_id.to_string()), e.0).encode(), code)
 }

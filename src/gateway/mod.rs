@@ -4,6 +4,7 @@
 //! `start` returns a handle so the same gateway runs as `breakglass gateway`,
 //! inside `breakglass demo`, and inside tests and benchmarks.
 
+pub mod active_grants;
 pub mod auth;
 pub mod config;
 pub mod engine;
@@ -180,6 +181,7 @@ pub async fn start(cfg: GatewayConfig, store: Arc<dyn Store>) -> Result<Running,
         deadline_tx,
         signer,
     ));
+    engine.load_active_grants().await?;
     // Whatever ran out while the gateway was down is expired before anyone
     // can connect and use it.
     let now = Utc::now();

@@ -26,7 +26,7 @@ use super::hub::Published;
 use super::logs::ConnStreams;
 use crate::protocol::{
     BAD_FRAMES_PER_MINUTE, CLOSE_POLICY, CLOSE_TOO_BIG, ClientFrame, ErrorBody, ErrorCode, Event,
-    MAX_FRAME_BYTES, Op, PROTOCOL_VERSION, Reply, UserInfo, encode_event, ts,
+    MAX_FRAME_BYTES, PROTOCOL_VERSION, Reply, UserInfo, encode_event, ts,
 };
 
 /// Close code for a connection that fell too far behind the event stream.
@@ -63,16 +63,9 @@ async fn audit_key(State(engine): State<Arc<Engine>>) -> Response {
 }
 
 async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
-    let now = ts::now();
-    let active = engine
-        .store
-        .list_grants(true)
-        .await
-        .ok()
-        .map(|gs| gs.iter().filter(|g| now < g.expires_at).count() as u64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        engine.metrics.render(active),
+        engine.metrics.render(Some(engine.grants_in_force())),
     )
         .into_response()
 }
@@ -161,17 +154,13 @@ async fn connection(engine: Arc<Engine>, user: UserInfo, socket: WebSocket) {
         };
         match ClientFrame::decode(text.as_str()) {
             Ok(frame) => {
-                let reply = match frame.op {
-                    op @ (Op::LogsSubscribe { .. } | Op::LogsUnsubscribe { .. }) => {
-                        engine
-                            .execute_stream(&user, &frame.id, op, &mut streams)
-                            .await
-                    }
-                    op => engine.execute(&user, &frame.id, op).await,
-                };
+                let reply = engine
+                    .execute(&user, &frame.id, frame.op, &mut streams)
+                    .await;
                 if out.send(Outgoing::Reply(reply)).await.is_err() {
                     break;
                 }
+                // A stream the op opened sends once its id is on its way.
                 streams.start_pending();
             }
             Err(e) => {
@@ -266,6 +255,7 @@ async fn write_frames(
             }
             Outgoing::Log(json) => {
                 seq += 1;
+                engine.metrics.event_sent();
                 Message::Text(super::hub::splice_frame(seq, &ts::now(), &json).into())
             }
             Outgoing::Close(code, reason) => {

@@ -1,83 +1,57 @@
 //! The data ops: `logs.subscribe` and `logs.unsubscribe`, which need the
 //! connection they arrive on because the lines go back down it, and
-//! `metrics.query`.
+//! `metrics.query`. [`Engine::execute`] routes them here like any read.
 //!
 //! Rule 1 (no grant, no data) and rule 6 (audited before acknowledged) are
 //! checked here; the streaming itself is `logs`, the charts
 //! `metric_sources`. A refused attempt is recorded too.
 
-use std::time::Instant;
-
 use serde_json::json;
 
-use super::engine::{Engine, OpError, failed};
+use super::engine::{Engine, OpError};
 use super::logs::{ConnStreams, MAX_STREAMS_PER_CONNECTION, SubscribeError, SubscribeRequest};
-use crate::protocol::{Capability, CloseReason, ErrorCode, Op, Reply, ReplyBody, UserInfo};
+use crate::protocol::{Capability, CloseReason, ErrorCode, LogFilter, ReplyBody, UserInfo};
 
 impl Engine {
-    /// Runs a streaming op for a connection and returns the encoded reply.
-    pub async fn execute_stream(
+    /// `logs.subscribe`: the grant, then the audit record; the stream
+    /// starts once the reply is queued ([`ConnStreams::start_pending`]).
+    pub(super) async fn logs_subscribe(
         &self,
         user: &UserInfo,
-        op_id: &str,
-        op: Op,
-        conn: &mut ConnStreams,
-    ) -> String {
-        let started = Instant::now();
-        let name = op.name();
-        let result = match self.check_rate(&user.name) {
-            Err(e) => Err(e),
-            Ok(()) => self.stream_op(user, op, conn).await,
-        };
-        let (reply, outcome) = match result {
-            Ok(body) => (Reply::ok(op_id.to_string(), body).encode(), "ok"),
-            Err(e) => failed(op_id, e),
-        };
-        self.metrics.op(name, outcome, started.elapsed());
-        reply
-    }
-
-    async fn stream_op(
-        &self,
-        user: &UserInfo,
-        op: Op,
+        service: &str,
+        filter: Option<LogFilter>,
+        since_s: Option<u64>,
         conn: &mut ConnStreams,
     ) -> Result<ReplyBody, OpError> {
-        match op {
-            Op::LogsSubscribe {
-                service,
-                filter,
-                since_s,
-            } => {
-                let result = self
-                    .subscribe(user, &service, filter.clone(), since_s, conn)
-                    .await;
-                let asked = json!({ "filter": filter, "since_s": since_s });
-                self.note_refusal(user, "logs.subscribe", &service, asked, result)
-                    .await
-            }
-            Op::LogsUnsubscribe { sub_id } => {
-                let Some(sub) = conn.get(&sub_id) else {
-                    return Err(OpError::new(
-                        ErrorCode::NotFound,
-                        format!("no open stream `{sub_id}` on this connection"),
-                    ));
-                };
-                let sent = sub.sent();
-                let detail =
-                    json!({"sub_id": sub_id, "lines_sent": sent.lines, "bytes_sent": sent.bytes});
-                self.record(&user.name, "logs.unsubscribe", sub.service(), detail)
-                    .await?;
-                if let Some(sub) = conn.remove(&sub_id) {
-                    sub.close(CloseReason::Unsubscribed);
-                }
-                Ok(ReplyBody::Empty {})
-            }
-            other => Err(OpError::new(
-                ErrorCode::Internal,
-                format!("{} is not a streaming op", other.name()),
-            )),
+        let result = self
+            .subscribe(user, service, filter.clone(), since_s, conn)
+            .await;
+        let asked = json!({ "filter": filter, "since_s": since_s });
+        self.note_refusal(user, "logs.subscribe", service, asked, result)
+            .await
+    }
+
+    /// `logs.unsubscribe`: recorded with what the stream sent, then closed.
+    pub(super) async fn logs_unsubscribe(
+        &self,
+        user: &UserInfo,
+        sub_id: &str,
+        conn: &mut ConnStreams,
+    ) -> Result<ReplyBody, OpError> {
+        let Some(sub) = conn.get(sub_id) else {
+            return Err(OpError::new(
+                ErrorCode::NotFound,
+                format!("no open stream `{sub_id}` on this connection"),
+            ));
+        };
+        let sent = sub.sent();
+        let detail = json!({"sub_id": sub_id, "lines_sent": sent.lines, "bytes_sent": sent.bytes});
+        self.record(&user.name, "logs.unsubscribe", sub.service(), detail)
+            .await?;
+        if let Some(sub) = conn.remove(sub_id) {
+            sub.close(CloseReason::Unsubscribed);
         }
+        Ok(ReplyBody::Empty {})
     }
 
     /// Passes `result` on; a refusal (anything but the audit itself
@@ -117,10 +91,7 @@ impl Engine {
         step_s: u64,
     ) -> Result<ReplyBody, OpError> {
         let query = json!({"metric": metric, "range_s": range_s, "step_s": step_s});
-        let allowed = match self
-            .covering_grant(&user.name, service, Capability::MetricsRead)
-            .await
-        {
+        let allowed = match self.covering_grant(&user.name, service, Capability::MetricsRead) {
             Ok(grant) if self.charts.has_source(service) => Ok(grant),
             Ok(_) => Err(OpError::new(
                 ErrorCode::NotFound,
@@ -150,13 +121,11 @@ impl Engine {
         &self,
         user: &UserInfo,
         service: &str,
-        filter: Option<crate::protocol::LogFilter>,
+        filter: Option<LogFilter>,
         since_s: Option<u64>,
         conn: &mut ConnStreams,
     ) -> Result<ReplyBody, OpError> {
-        let grant = self
-            .covering_grant(&user.name, service, Capability::LogsRead)
-            .await?;
+        let grant = self.covering_grant(&user.name, service, Capability::LogsRead)?;
         if conn.open_count() >= MAX_STREAMS_PER_CONNECTION {
             return Err(OpError::new(
                 ErrorCode::RateLimited,
@@ -178,6 +147,24 @@ impl Engine {
                 SubscribeError::NoSource(_) => OpError::new(ErrorCode::NotFound, e.to_string()),
                 SubscribeError::BadFilter(_) => OpError::new(ErrorCode::BadRequest, e.to_string()),
             })?;
+        // A grant revoked or extended between the check above and the
+        // attach told the streams it backs before this one was among them.
+        // The index changes before the streams hear of it, so a look at it
+        // now, with the stream attached, misses nothing: gone, the stream
+        // goes too (dropping `sub` detaches it); extended, it takes the new
+        // end.
+        match self.active_grant_expiry(&grant.id) {
+            None => {
+                return Err(OpError::new(
+                    ErrorCode::Forbidden,
+                    format!("grant {} ended while the stream was being opened", grant.id),
+                ));
+            }
+            Some(expires_at) => sub.extend_to(expires_at),
+        }
+        // "Only new lines" counts from this reply: wait until the reader
+        // has its files open, or lines written meanwhile would be history.
+        sub.following().await;
         // Nothing leaves before the access is in the chain: the stream only
         // starts after this reply. If the append fails, dropping `sub`
         // detaches it.

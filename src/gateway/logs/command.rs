@@ -3,11 +3,14 @@
 //! (`kubectl` plugins, a shell pipeline), restarted with backoff when it
 //! exits.
 
+use std::collections::VecDeque;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+use crate::sources::LineSplitter;
 
 /// Grace between SIGTERM and SIGKILL when a source stops.
 const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -107,75 +110,50 @@ impl Backoff {
     }
 }
 
-/// Splits a byte stream into lines, holding a partial last line, cutting
-/// lines longer than `max` bytes (the rest of such a line is skipped and
-/// the cut marked).
+/// Reads a byte stream as lines, cut as a followed file's are
+/// ([`LineSplitter`]: a partial last line held until its newline or the
+/// end of the stream, lines longer than `max` bytes cut and marked).
 pub struct LineReader<R> {
-    reader: BufReader<R>,
+    reader: R,
     max: usize,
     buf: Vec<u8>,
+    split: LineSplitter,
+    /// Lines cut and not yet handed out.
+    ready: VecDeque<String>,
+    ended: bool,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
     pub fn new(reader: R, max: usize) -> Self {
         LineReader {
-            reader: BufReader::with_capacity(64 * 1024, reader),
+            reader,
             max,
-            buf: Vec::new(),
+            buf: vec![0; 64 * 1024],
+            split: LineSplitter::default(),
+            ready: VecDeque::new(),
+            ended: false,
         }
     }
 
-    /// Waits for one line, then takes whatever further complete lines are
-    /// already buffered, up to `max_lines`. `None` at end of stream (a
+    /// Waits for one line, then takes whatever further complete lines the
+    /// same read brought, up to `max_lines`. `None` at end of stream (a
     /// partial last line is delivered first).
     pub async fn next_batch(&mut self, max_lines: usize) -> std::io::Result<Option<Vec<String>>> {
-        let mut out = Vec::new();
-        match self.read_line().await? {
-            Some(line) => out.push(line),
-            None => return Ok(None),
-        }
-        while out.len() < max_lines && self.reader.buffer().contains(&b'\n') {
-            match self.read_line().await? {
-                Some(line) => out.push(line),
-                None => break,
+        while self.ready.is_empty() {
+            if self.ended {
+                return Ok(self.split.finish().map(|cut| vec![cut.text]));
             }
-        }
-        Ok(Some(out))
-    }
-
-    async fn read_line(&mut self) -> std::io::Result<Option<String>> {
-        self.buf.clear();
-        let mut skipped = 0usize;
-        loop {
-            let available = self.reader.fill_buf().await?;
-            if available.is_empty() {
-                if self.buf.is_empty() && skipped == 0 {
-                    return Ok(None);
-                }
-                break;
+            let n = self.reader.read(&mut self.buf).await?;
+            if n == 0 {
+                self.ended = true;
+                continue;
             }
-            let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
-                Some(i) => (&available[..i], i + 1),
-                None => (available, available.len()),
-            };
-            let room = self.max.saturating_sub(self.buf.len());
-            let keep = chunk.len().min(room);
-            self.buf.extend_from_slice(&chunk[..keep]);
-            skipped += chunk.len() - keep;
-            let newline = done > chunk.len();
-            self.reader.consume(done);
-            if newline {
-                break;
-            }
+            let ready = &mut self.ready;
+            self.split
+                .feed(&self.buf[..n], self.max, |cut, _| ready.push_back(cut.text));
         }
-        if self.buf.last() == Some(&b'\r') {
-            self.buf.pop();
-        }
-        let mut line = String::from_utf8_lossy(&self.buf).into_owned();
-        if skipped > 0 {
-            line.push_str(&format!(" …[truncated {skipped} bytes]"));
-        }
-        Ok(Some(line))
+        let n = self.ready.len().min(max_lines.max(1));
+        Ok(Some(self.ready.drain(..n).collect()))
     }
 }
 
@@ -201,6 +179,16 @@ mod tests {
         // The partial last line comes alone, once the stream ends.
         assert_eq!(r.next_batch(100).await.unwrap().unwrap(), ["last"]);
         assert!(r.next_batch(100).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_long_line_is_cut_on_a_character_boundary_as_a_file_line_is() {
+        let input = "abcdé\nabcdefgh\r\n".as_bytes();
+        let mut r = LineReader::new(input, 5);
+        assert_eq!(
+            r.next_batch(100).await.unwrap().unwrap(),
+            ["abcd …[truncated 2 bytes]", "abcde …[truncated 3 bytes]"]
+        );
     }
 
     #[tokio::test]

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use self::config::LogSourceConfig;
@@ -123,8 +123,12 @@ impl LogStreams {
             sent_lines: AtomicU64::new(0),
             sent_bytes: AtomicU64::new(0),
         });
-        source.attach(&sub);
-        Ok(Subscription { source, sub })
+        let following = source.attach(&sub);
+        Ok(Subscription {
+            source,
+            sub,
+            following,
+        })
     }
 
     /// A grant ended: close every stream it backs, with `reason`.
@@ -140,8 +144,7 @@ impl LogStreams {
     pub fn grant_extended(&self, grant_id: &str, expires_at: DateTime<Utc>) {
         for source in self.sources.values() {
             for sub in source.subscribers_of(grant_id) {
-                sub.expires_at_ms
-                    .store(expires_at.timestamp_millis(), Ordering::Relaxed);
+                sub.extend_to(expires_at);
             }
         }
     }
@@ -181,6 +184,9 @@ struct SourceState {
     subscribers: Vec<Arc<Subscriber>>,
     backlog: VecDeque<Arc<Line>>,
     reader: Option<JoinHandle<()>>,
+    /// Turns true once the running reader follows its input (files open,
+    /// positions taken): a line written after that is a new line.
+    following: Option<watch::Receiver<bool>>,
 }
 
 impl Source {
@@ -198,8 +204,9 @@ impl Source {
     }
 
     /// Adds a subscriber, hands it the backlog its `since` reaches, and
-    /// starts the reader if it is the first.
-    fn attach(self: &Arc<Self>, sub: &Arc<Subscriber>) {
+    /// starts the reader if it is the first. The answer turns true once the
+    /// reader follows its input.
+    fn attach(self: &Arc<Self>, sub: &Arc<Subscriber>) -> watch::Receiver<bool> {
         let mut state = self.lock();
         if let Some(since) = sub.since {
             let mut queue = sub.queue.lock().expect("queue lock");
@@ -211,10 +218,17 @@ impl Source {
         }
         state.subscribers.push(sub.clone());
         if state.reader.is_none() {
-            state.reader = Some(tokio::spawn(reader::run(self.clone())));
+            let (tx, rx) = watch::channel(false);
+            state.reader = Some(tokio::spawn(reader::run(self.clone(), tx)));
+            state.following = Some(rx);
         }
+        let following = state
+            .following
+            .clone()
+            .expect("a running reader has its following flag");
         drop(state);
         sub.wake.notify_one();
+        following
     }
 
     /// Removes a subscriber; the last one out stops the reader and forgets
@@ -226,6 +240,7 @@ impl Source {
             if let Some(reader) = state.reader.take() {
                 reader.abort();
             }
+            state.following = None;
             state.backlog.clear();
         }
     }
@@ -311,6 +326,14 @@ impl Subscriber {
         self.filter.as_ref().is_none_or(|f| f.matches(&line.text))
     }
 
+    /// The backing grant now ends at `expires_at`. An end only moves
+    /// later (extensions), so whichever of two racing updates lands last,
+    /// the later end stays.
+    fn extend_to(&self, expires_at: DateTime<Utc>) {
+        self.expires_at_ms
+            .fetch_max(expires_at.timestamp_millis(), Ordering::Relaxed);
+    }
+
     fn take(&self) -> Batch {
         let mut queue = self.queue.lock().expect("queue lock");
         if ts::now().timestamp_millis() >= self.expires_at_ms.load(Ordering::Relaxed) {
@@ -324,6 +347,7 @@ impl Subscriber {
 pub struct Subscription {
     source: Arc<Source>,
     sub: Arc<Subscriber>,
+    following: watch::Receiver<bool>,
 }
 
 /// Counts of what a stream sent, for its audit record.
@@ -359,6 +383,24 @@ impl Subscription {
     /// Ends the stream with `reason` (the forwarder sends `logs.closed`).
     pub fn close(&self, reason: CloseReason) {
         self.source.close(&self.sub, reason);
+    }
+
+    /// The backing grant now ends at `expires_at`, if that is later.
+    pub fn extend_to(&self, expires_at: DateTime<Utc>) {
+        self.sub.extend_to(expires_at);
+    }
+
+    /// Waits until the source's reader follows its input, so that "only
+    /// new lines" means lines written after the subscription is answered:
+    /// a file's lines from before its reader opened it are history.
+    pub async fn following(&self) {
+        let mut following = self.following.clone();
+        // Err: the reader is gone (its source stopped); nothing to wait for.
+        let _ = following.wait_for(|ready| *ready).await;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.sub.queue.lock().expect("queue lock").is_closed()
     }
 }
 
@@ -460,12 +502,6 @@ impl ConnStreams {
         if let Some(sub) = self.pending.take().and_then(|id| self.subs.get(&id)) {
             sub.start(self.out.clone());
         }
-    }
-}
-
-impl Subscription {
-    pub fn is_closed(&self) -> bool {
-        self.sub.queue.lock().expect("queue lock").is_closed()
     }
 }
 
@@ -573,6 +609,59 @@ mod tests {
             0,
             "nobody listens: the reader stops"
         );
+    }
+
+    #[tokio::test]
+    async fn a_line_written_once_the_subscription_follows_is_new_not_history() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("svc.log"), "old line\n").unwrap();
+        let streams = streams(dir.path());
+        let sub = streams.subscribe(request("g1")).unwrap();
+        sub.following().await;
+        // Written the moment the subscriber could have been answered: the
+        // reader already holds the file, so this is a new line.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("svc.log"))
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"new line\n").unwrap();
+        let (tx, mut rx) = mpsc::channel(16);
+        sub.start(tx);
+        let got = tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv())
+            .await
+            .expect("the new line arrives")
+            .unwrap();
+        match event(&got) {
+            Event::LogsLines { lines, .. } => {
+                let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+                assert_eq!(
+                    texts,
+                    ["new line"],
+                    "history leaked or the new line was lost"
+                );
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_extension_keeps_a_stream_open_even_when_an_older_end_lands_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let streams = streams(dir.path());
+        let mut req = request("g1");
+        req.expires_at = ts::now() - chrono::Duration::milliseconds(1);
+        let sub = streams.subscribe(req).unwrap();
+        // The extension, then the end the subscriber was checked against.
+        streams.grant_extended("g1", ts::now() + chrono::Duration::hours(1));
+        sub.extend_to(ts::now() - chrono::Duration::milliseconds(1));
+        let (tx, mut rx) = mpsc::channel(16);
+        sub.start(tx);
+        streams.sources["svc"].deliver(lines(0, 3));
+        match event(&rx.recv().await.unwrap()) {
+            Event::LogsLines { lines, .. } => assert_eq!(lines.len(), 3),
+            e => panic!("an extended stream closed: {e:?}"),
+        }
+        assert!(!sub.is_closed());
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::watch;
 
 use super::command::{Backoff, LineReader, Running};
 use super::config::LogInput;
@@ -18,10 +19,16 @@ const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 /// How far back in bytes a file's history is read at most.
 const HISTORY_BYTES: u64 = 64 * 1024 * 1024;
 
-pub(super) async fn run(source: Arc<Source>) {
+/// Reads `source` until aborted; `following` turns true once a line
+/// written from then on is a new line (files open; a command from its
+/// start).
+pub(super) async fn run(source: Arc<Source>, following: watch::Sender<bool>) {
     match source.config.input.clone() {
-        LogInput::File(glob) => follow_files(source, glob).await,
-        LogInput::Command(argv) => run_command(source, argv).await,
+        LogInput::File(glob) => follow_files(source, glob, following).await,
+        LogInput::Command(argv) => {
+            let _ = following.send(true);
+            run_command(source, argv).await
+        }
     }
 }
 
@@ -46,7 +53,11 @@ impl Source {
     }
 }
 
-async fn follow_files(source: Arc<Source>, glob: std::path::PathBuf) {
+async fn follow_files(
+    source: Arc<Source>,
+    glob: std::path::PathBuf,
+    following: watch::Sender<bool>,
+) {
     let opts = TailOptions {
         since: Since::Last {
             lines: source.config.backlog_lines,
@@ -57,7 +68,18 @@ async fn follow_files(source: Arc<Source>, glob: std::path::PathBuf) {
         poll_interval: POLL_INTERVAL,
         ..TailOptions::default()
     };
-    let mut tail = match MultiTail::open(&glob, opts) {
+    // Opening reads the files' history back from their ends (up to
+    // HISTORY_BYTES each): file I/O that must not hold a runtime worker.
+    let pattern = glob.clone();
+    let opened = match tokio::task::spawn_blocking(move || MultiTail::open(&pattern, opts)).await {
+        Ok(opened) => opened,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is shutting down.
+        Err(_) => return,
+    };
+    // Opened or not, subscribers waiting for the reader may be answered.
+    let _ = following.send(true);
+    let mut tail = match opened {
         Ok(tail) => tail,
         Err(e) => {
             // The glob was checked when the config loaded; this is I/O.

@@ -90,7 +90,7 @@ impl ScrapeSource {
         )
         .await;
         let mut families: Vec<MetricFamily> = Vec::new();
-        let mut answered = Vec::new();
+        let mut answered = false;
         {
             let mut states = lock(&self.targets);
             for ((url, result), state) in self
@@ -127,8 +127,13 @@ impl ScrapeSource {
                         state.bad_lines = bad;
                         state.up = Some(true);
                         state.last_error = None;
-                        answered.push((url.as_str(), families.len()));
-                        families.extend(parsed.families);
+                        answered = true;
+                        families.extend(
+                            parsed
+                                .families
+                                .into_iter()
+                                .map(|f| from_instance(f, url.as_str())),
+                        );
                     }
                     Err(reason) => {
                         if state.up != Some(false) {
@@ -146,26 +151,10 @@ impl ScrapeSource {
                 }
             }
         }
-        if answered.is_empty() {
+        if !answered {
             return;
         }
-        // The instance each family came from, by its index.
-        let mut instance_of = Vec::with_capacity(families.len());
-        for (i, (url, start)) in answered.iter().enumerate() {
-            let end = answered.get(i + 1).map_or(families.len(), |(_, s)| *s);
-            instance_of.extend(std::iter::repeat_n(*url, end - start));
-        }
-        let mut labelled = Vec::with_capacity(families.len());
-        for (mut family, instance) in families.into_iter().zip(instance_of) {
-            for sample in &mut family.samples {
-                if let Some(theirs) = sample.labels.remove("instance") {
-                    sample.labels.insert("exported_instance".into(), theirs);
-                }
-                sample.labels.insert("instance".into(), instance.into());
-            }
-            labelled.push(family);
-        }
-        let mut scrape = Scrape::new(at_ms, labelled);
+        let mut scrape = Scrape::new(at_ms, families);
         scrape.retain_samples_named(&self.names);
         if let Err(e) = lock(&self.history).push(scrape) {
             tracing::warn!(service = %self.service, error = %e, "metrics scrape dropped");
@@ -236,6 +225,19 @@ impl ScrapeSource {
         }
         Ok(series)
     }
+}
+
+/// `family` as scraped from `instance`: each sample labelled with it, and
+/// an `instance` label of the target's own kept as `exported_instance`, as
+/// Prometheus does.
+fn from_instance(mut family: MetricFamily, instance: &str) -> MetricFamily {
+    for sample in &mut family.samples {
+        if let Some(theirs) = sample.labels.remove("instance") {
+            sample.labels.insert("exported_instance".into(), theirs);
+        }
+        sample.labels.insert("instance".into(), instance.into());
+    }
+    family
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -61,6 +61,12 @@ fn named<'s>(series: &'s [Series], name: &str) -> Option<&'s Series> {
     series.iter().find(|s| s.name == name)
 }
 
+/// The sources of one service, not started.
+fn one_source(service: &str, input: MetricInput) -> MetricSources {
+    let configs = BTreeMap::from([(service.to_string(), MetricSourceConfig { input })]);
+    MetricSources::new(&configs)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -286,14 +292,7 @@ async fn a_real_scrape_gives_a_positive_rate() {
     config.interval = Duration::from_millis(100);
     config.timeout = Duration::from_secs(2);
     config.history = Duration::from_secs(60);
-    let mut configs = BTreeMap::new();
-    configs.insert(
-        "payments".to_string(),
-        MetricSourceConfig {
-            input: MetricInput::Scrape(config),
-        },
-    );
-    let sources = MetricSources::new(&configs);
+    let sources = one_source("payments", MetricInput::Scrape(config));
     sources.start();
     sources.start(); // a second call changes nothing
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -340,14 +339,7 @@ async fn an_unreachable_target_is_an_upstream_error_naming_it() {
     let mut config = ScrapeConfig::new(vec![dead.clone()]);
     config.interval = Duration::from_millis(100);
     config.timeout = Duration::from_secs(2);
-    let mut configs = BTreeMap::new();
-    configs.insert(
-        "payments".to_string(),
-        MetricSourceConfig {
-            input: MetricInput::Scrape(config),
-        },
-    );
-    let sources = MetricSources::new(&configs);
+    let sources = one_source("payments", MetricInput::Scrape(config));
     sources.start();
     let deadline = Instant::now() + Duration::from_secs(30);
     let err = loop {
@@ -513,22 +505,18 @@ async fn a_real_prometheus_answers_the_named_promql() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let ready_after = began.elapsed();
-    let mut configs = BTreeMap::new();
-    configs.insert(
-        "search".to_string(),
-        MetricSourceConfig {
-            input: MetricInput::Prometheus(prometheus_config(
-                url(listen, "/"),
-                &[
-                    ("rps", "sum(rate(http_requests_total[5s]))", "req/s"),
-                    // Two series (codes 200 and 500), summed into one.
-                    ("by_code", "rate(http_requests_total[5s])", "req/s"),
-                    ("up", "up", ""),
-                ],
-            )),
-        },
+    let sources = one_source(
+        "search",
+        MetricInput::Prometheus(prometheus_config(
+            url(listen, "/"),
+            &[
+                ("rps", "sum(rate(http_requests_total[5s]))", "req/s"),
+                // Two series (codes 200 and 500), summed into one.
+                ("by_code", "rate(http_requests_total[5s])", "req/s"),
+                ("up", "up", ""),
+            ],
+        )),
     );
-    let sources = MetricSources::new(&configs);
     sources.start();
     let series = loop {
         let series = sources.query("search", None, 60, 1).await.unwrap();
