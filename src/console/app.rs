@@ -531,6 +531,36 @@ impl App {
         out
     }
 
+    /// My running grants that cover `cap`, one per service, the most
+    /// recently granted first (the Logs and Metrics panes open on the
+    /// first).
+    pub fn my_grants_covering(&self, cap: Capability) -> Vec<&Grant> {
+        let mut gs: Vec<&Grant> = self
+            .my_active_grants()
+            .into_iter()
+            .filter(|g| g.capabilities.contains(&cap))
+            .collect();
+        gs.sort_by(|a, b| {
+            b.starts_at
+                .cmp(&a.starts_at)
+                .then_with(|| a.service.cmp(&b.service))
+        });
+        let mut seen: Vec<&str> = Vec::new();
+        gs.retain(|g| {
+            let new = !seen.contains(&g.service.as_str());
+            seen.push(&g.service);
+            new
+        });
+        gs
+    }
+
+    /// Whether a running grant of mine covers `cap` on `service`.
+    pub fn my_grant_covers(&self, service: &str, cap: Capability) -> bool {
+        self.my_active_grants()
+            .iter()
+            .any(|g| g.service == service && g.capabilities.contains(&cap))
+    }
+
     /// The Grants pane's rows: running grants, then my requests that are
     /// pending or ended without a grant still running.
     pub fn grants_rows(&self) -> Vec<GrantsRow<'_>> {

@@ -7,12 +7,18 @@
 //! has a size cap ([`OSC52_MAX`]): larger copies are refused up front, not
 //! cut. When arboard fails at run time, OSC 52 is tried instead.
 //!
+//! The system clipboard is written on a thread of its own ([`Clipboard`]):
+//! the console's event loop never waits on the display server.
+//!
 //! Every copy is journaled before it gets here (see `Effect::Copy`).
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::thread::JoinHandle;
 
-use super::app::{ClipVia, CopyJob};
+use tokio::sync::mpsc;
+
+use super::app::{ClipOutcome, ClipVia, CopyJob};
 
 /// The most an OSC 52 sequence carries, in base64 bytes (about 73 KiB of
 /// text). hterm and several terminals ignore longer ones; refusing with a
@@ -104,56 +110,158 @@ pub fn too_large(bytes: usize) -> String {
     )
 }
 
-/// The runtime's clipboard: arboard, opened on first use and kept open
-/// (on X11 the copying process serves the selection), with OSC 52 as the
-/// fallback.
-#[derive(Default)]
+/// Whether the console runs inside tmux (a fallback OSC 52 then needs
+/// its passthrough).
+pub fn in_tmux() -> bool {
+    std::env::var_os("TMUX").is_some_and(|v| !v.is_empty())
+}
+
+/// Writes `text` to the system clipboard, or says why it could not.
+pub type SystemWriter = Box<dyn FnMut(&str) -> Result<(), String> + Send>;
+
+/// The system clipboard (arboard), opened on first use and kept open (on
+/// X11 the copying process serves the selection).
+fn arboard_writer() -> SystemWriter {
+    let mut system: Option<Result<arboard::Clipboard, String>> = None;
+    Box::new(move |text| {
+        let opened = system.get_or_insert_with(|| {
+            arboard::Clipboard::new().map_err(|e| {
+                tracing::warn!(error = %e, "no system clipboard; using OSC 52");
+                format!("no system clipboard: {e}")
+            })
+        });
+        let c = opened.as_mut().map_err(|e| e.clone())?;
+        c.set_text(text).map_err(|e| {
+            tracing::warn!(error = %e, "clipboard write failed; using OSC 52");
+            e.to_string()
+        })
+    })
+}
+
+/// A system clipboard write, back from its thread: done, or why not.
+#[derive(Debug)]
+pub struct SystemDone {
+    pub job: Box<CopyJob>,
+    pub result: Result<(), String>,
+}
+
+/// The runtime's clipboard.
+///
+/// OSC 52 goes to the terminal from the event loop, between frames (it
+/// must not land inside one). The system clipboard lives on a thread of
+/// its own: opening it connects to the display server and writing it
+/// talks to that server, and either may block, which the event loop must
+/// never do. That thread answers on the `done` channel the runtime
+/// listens to; a write it could not make is then tried through OSC 52
+/// ([`Clipboard::finish`]).
 pub struct Clipboard {
-    system: Option<arboard::Clipboard>,
-    tried: bool,
     /// Whether a fallback OSC 52 needs tmux's passthrough.
-    pub tmux: bool,
+    tmux: bool,
+    done: mpsc::UnboundedSender<SystemDone>,
+    /// How the thread writes, until it is started on the first copy.
+    writer: Option<SystemWriter>,
+    thread: Option<(std::sync::mpsc::Sender<Box<CopyJob>>, JoinHandle<()>)>,
 }
 
 impl Clipboard {
-    pub fn new(tmux: bool) -> Clipboard {
+    /// The clipboard arboard gives; answers come on `done`.
+    pub fn new(tmux: bool, done: mpsc::UnboundedSender<SystemDone>) -> Clipboard {
+        Clipboard::with_system(tmux, done, arboard_writer())
+    }
+
+    /// [`Clipboard::new`] writing the system clipboard with `writer`.
+    pub fn with_system(
+        tmux: bool,
+        done: mpsc::UnboundedSender<SystemDone>,
+        writer: SystemWriter,
+    ) -> Clipboard {
         Clipboard {
-            system: None,
-            tried: false,
             tmux,
+            done,
+            writer: Some(writer),
+            thread: None,
         }
     }
 
-    /// Writes `job`'s text; OSC 52 goes to `out` (the terminal). Returns
-    /// how it went.
-    pub fn write(&mut self, job: &CopyJob, out: &mut impl Write) -> Result<&'static str, String> {
-        let tmux = match job.via {
-            ClipVia::System => {
-                if !self.tried {
-                    self.tried = true;
-                    match arboard::Clipboard::new() {
-                        Ok(c) => self.system = Some(c),
-                        Err(e) => tracing::warn!(error = %e, "no system clipboard; using OSC 52"),
-                    }
-                }
-                if let Some(c) = &mut self.system {
-                    match c.set_text(job.text.as_str()) {
-                        Ok(()) => return Ok("clipboard"),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "clipboard write failed; using OSC 52")
+    /// Writes `job`'s text. OSC 52 goes to `out` (the terminal) at once
+    /// and the outcome is returned; a system clipboard write is handed to
+    /// its thread (None: the answer comes on `done`).
+    pub fn write(&mut self, job: Box<CopyJob>, out: &mut impl Write) -> Option<ClipOutcome> {
+        let (job, tmux) = match job.via {
+            ClipVia::Osc52 { tmux } => (job, tmux),
+            // Given back only when no thread could take it.
+            ClipVia::System => (self.hand_to_thread(job).err()?, self.tmux),
+        };
+        Some(outcome(&job, write_osc52(&job, tmux, out)))
+    }
+
+    /// What became of a system write: done, or (when it failed) OSC 52
+    /// written to `out` instead.
+    pub fn finish(&self, done: SystemDone, out: &mut impl Write) -> ClipOutcome {
+        let result = match done.result {
+            Ok(()) => Ok("clipboard"),
+            Err(_) => write_osc52(&done.job, self.tmux, out),
+        };
+        outcome(&done.job, result)
+    }
+
+    /// Hands `job` to the system clipboard's thread, started on first use;
+    /// gives it back when there is no thread to take it.
+    fn hand_to_thread(&mut self, job: Box<CopyJob>) -> Result<(), Box<CopyJob>> {
+        if self.thread.is_none()
+            && let Some(mut writer) = self.writer.take()
+        {
+            let (tx, rx) = std::sync::mpsc::channel::<Box<CopyJob>>();
+            let done = self.done.clone();
+            let spawned = std::thread::Builder::new()
+                .name("clipboard".into())
+                .spawn(move || {
+                    for job in rx {
+                        let result = writer(&job.text);
+                        if done.send(SystemDone { job, result }).is_err() {
+                            return;
                         }
                     }
-                }
-                self.tmux
+                });
+            match spawned {
+                Ok(handle) => self.thread = Some((tx, handle)),
+                Err(e) => tracing::warn!(error = %e, "no clipboard thread; using OSC 52"),
             }
-            ClipVia::Osc52 { tmux } => tmux,
-        };
-        let seq = osc52(&job.text, tmux).ok_or_else(|| too_large(job.bytes()))?;
-        out.write_all(&seq)
-            .and_then(|_| out.flush())
-            .map_err(|e| format!("not copied: writing to the terminal failed: {e}"))?;
-        Ok("osc52")
+        }
+        match &self.thread {
+            Some((tx, _)) => tx.send(job).map_err(|e| e.0),
+            None => Err(job),
+        }
     }
+}
+
+impl Drop for Clipboard {
+    /// Waits for the system clipboard's thread: on X11 it hands what was
+    /// copied to the clipboard manager as it closes, so that the copy
+    /// outlives the console.
+    fn drop(&mut self) {
+        if let Some((tx, handle)) = self.thread.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+}
+
+fn outcome(job: &CopyJob, result: Result<&'static str, String>) -> ClipOutcome {
+    ClipOutcome {
+        lines: job.lines,
+        bytes: job.bytes(),
+        result,
+    }
+}
+
+/// Writes `job`'s text to `out` (the terminal) as OSC 52.
+fn write_osc52(job: &CopyJob, tmux: bool, out: &mut impl Write) -> Result<&'static str, String> {
+    let seq = osc52(&job.text, tmux).ok_or_else(|| too_large(job.bytes()))?;
+    out.write_all(&seq)
+        .and_then(|_| out.flush())
+        .map_err(|e| format!("not copied: writing to the terminal failed: {e}"))?;
+    Ok("osc52")
 }
 
 #[cfg(test)]
@@ -232,8 +340,61 @@ mod tests {
             via: ClipVia::Osc52 { tmux: false },
         };
         let mut out = Vec::new();
-        let how = Clipboard::new(false).write(&job, &mut out).unwrap();
+        let (done, _) = mpsc::unbounded_channel();
+        let how = Clipboard::new(false, done)
+            .write(Box::new(job), &mut out)
+            .expect("written at once")
+            .result
+            .unwrap();
         assert_eq!(how, "osc52");
         assert_eq!(out, osc52("ERROR boom", false).unwrap());
+    }
+
+    fn system_job() -> Box<CopyJob> {
+        Box::new(CopyJob {
+            text: "ERROR boom".into(),
+            target: "payments".into(),
+            lines: 1,
+            what: "line",
+            via: ClipVia::System,
+        })
+    }
+
+    #[test]
+    fn system_copies_are_written_off_the_callers_thread() {
+        let copied = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = copied.clone();
+        let (done, mut answers) = mpsc::unbounded_channel();
+        let mut clip = Clipboard::with_system(
+            false,
+            done,
+            Box::new(move |text| {
+                sink.lock().unwrap().push_str(text);
+                Ok(())
+            }),
+        );
+        let mut out = Vec::new();
+        assert!(
+            clip.write(system_job(), &mut out).is_none(),
+            "answered later"
+        );
+        let answer = answers.blocking_recv().expect("an answer");
+        let outcome = clip.finish(answer, &mut out);
+        assert_eq!(outcome.result, Ok("clipboard"));
+        assert_eq!((outcome.lines, outcome.bytes), (1, 10));
+        assert_eq!(*copied.lock().unwrap(), "ERROR boom");
+        assert!(out.is_empty(), "nothing for the terminal");
+    }
+
+    #[test]
+    fn a_failed_system_copy_goes_through_osc52_instead() {
+        let (done, mut answers) = mpsc::unbounded_channel();
+        let mut clip =
+            Clipboard::with_system(true, done, Box::new(|_| Err("no display".to_string())));
+        let mut out = Vec::new();
+        assert!(clip.write(system_job(), &mut out).is_none());
+        let outcome = clip.finish(answers.blocking_recv().expect("an answer"), &mut out);
+        assert_eq!(outcome.result, Ok("osc52"));
+        assert_eq!(out, osc52("ERROR boom", true).unwrap());
     }
 }

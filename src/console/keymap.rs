@@ -166,14 +166,8 @@ const fn bw(
     when: When,
 ) -> Binding {
     Binding {
-        code,
-        mods,
-        action,
-        scope,
-        key,
-        help,
-        footer,
         when,
+        ..b(code, mods, action, scope, key, help, footer)
     }
 }
 

@@ -37,30 +37,14 @@ fn geometry(app: &App) -> Geometry {
     views::logs_geometry(app)
 }
 
-/// My active grants that cover logs:read, one per service, most recently
-/// granted first (the first is what the pane opens on).
+/// My running grants that cover logs:read, one per service, most
+/// recently granted first (the first is what the pane opens on).
 pub fn logs_grants(app: &App) -> Vec<&Grant> {
-    let mut gs: Vec<&Grant> = app
-        .my_active_grants()
-        .into_iter()
-        .filter(|g| g.capabilities.contains(&Capability::LogsRead))
-        .collect();
-    gs.sort_by(|a, b| {
-        b.starts_at
-            .cmp(&a.starts_at)
-            .then_with(|| a.service.cmp(&b.service))
-    });
-    let mut seen: Vec<&str> = Vec::new();
-    gs.retain(|g| {
-        let new = !seen.contains(&g.service.as_str());
-        seen.push(&g.service);
-        new
-    });
-    gs
+    app.my_grants_covering(Capability::LogsRead)
 }
 
 fn has_grant(app: &App, service: &str) -> bool {
-    logs_grants(app).iter().any(|g| g.service == service)
+    app.my_grant_covers(service, Capability::LogsRead)
 }
 
 /// One line of the stream chooser.
@@ -371,12 +355,7 @@ pub fn resume(app: &mut App) -> Vec<Effect> {
         match app.logs.streams[si].state {
             StreamState::Waiting if granted => effects.extend(start(app, &service)),
             StreamState::Waiting => {
-                let me = app.user_name().to_string();
-                let revoked = app
-                    .grants
-                    .values()
-                    .filter(|g| g.user == me && g.service == service)
-                    .max_by_key(|g| g.expires_at)
+                let revoked = update::last_grant_for(app, &service, Capability::LogsRead)
                     .is_some_and(|g| g.state == GrantState::Revoked);
                 let reason = if revoked {
                     CloseReason::GrantRevoked
@@ -806,18 +785,19 @@ fn ask_again(app: &mut App) -> Vec<Effect> {
 
 #[cfg(test)]
 mod tests {
-    use crate::console::app::FormField;
     use chrono::Duration;
-    use crossterm::event::{KeyEvent, KeyModifiers};
+    use crossterm::event::KeyModifiers;
     use serde_json::Value;
 
     use super::*;
-    use crate::console::app::{ClipOutcome, JournalStatus, Msg, NetMsg};
-    use crate::console::fixtures::{catalog_entry, t0};
+    use crate::console::app::{ClipOutcome, FormField, JournalStatus, Msg, NetMsg, Snapshot};
+    use crate::console::fixtures::{
+        catalog_entry, code, connected_as, drop_link, event, key, reconnect, t0,
+    };
     use crate::console::keymap::Ctx;
     use crate::console::logs::LogsState;
     use crate::console::update::update;
-    use crate::protocol::{Event, UserInfo};
+    use crate::protocol::Event;
 
     fn grant(id: &str, service: &str, from_s: i64, secs: i64) -> Grant {
         crate::console::fixtures::grant(id, service, Capability::LogsRead, from_s, secs)
@@ -826,18 +806,7 @@ mod tests {
     /// alice, connected, with logs grants on payments (older) and
     /// checkout (newer), on the Grants pane.
     fn alice() -> App {
-        let mut app = App::new("ws://gw/v1/ws", t0());
-        update(
-            &mut app,
-            Msg::Net(NetMsg::Connected {
-                user: UserInfo {
-                    name: "alice".into(),
-                    groups: vec![],
-                    roles: vec!["engineer".into()],
-                },
-                clock_offset: Duration::zero(),
-            }),
-        );
+        let mut app = connected_as("alice", &["engineer"]);
         app.catalog = vec![catalog_entry("payments"), catalog_entry("checkout")];
         for g in [
             grant("grt-1", "payments", -600, 1200),
@@ -851,23 +820,6 @@ mod tests {
             error: None,
         });
         app
-    }
-
-    fn key(c: char) -> Msg {
-        let mods = if c.is_ascii_uppercase() {
-            KeyModifiers::SHIFT
-        } else {
-            KeyModifiers::NONE
-        };
-        Msg::Key(KeyEvent::new(KeyCode::Char(c), mods))
-    }
-
-    fn code(c: KeyCode) -> Msg {
-        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
-    }
-
-    fn event(app: &mut App, e: Event) -> Vec<Effect> {
-        update(app, Msg::Net(NetMsg::Event(Box::new(e))))
     }
 
     fn reply_ok(app: &mut App, op_id: &str, sub_id: &str) -> Vec<Effect> {
@@ -927,15 +879,17 @@ mod tests {
         app
     }
 
-    fn reconnect(app: &mut App) {
-        let user = app.me.clone().unwrap();
-        update(
-            app,
-            Msg::Net(NetMsg::Connected {
-                user,
-                clock_offset: Duration::zero(),
-            }),
-        );
+    /// Back `secs` after t0 once the link dropped: hello, then the
+    /// snapshot with the catalog and the grants the app holds.
+    fn back_at(app: &mut App, secs: i64) -> Vec<Effect> {
+        update(app, Msg::Tick(t0() + Duration::seconds(secs)));
+        reconnect(app);
+        let snapshot = Snapshot {
+            catalog: app.catalog.clone(),
+            grants: app.grants.values().cloned().collect(),
+            ..Default::default()
+        };
+        update(app, Msg::Net(NetMsg::Snapshot(Box::new(snapshot))))
     }
 
     fn selected_text(app: &App) -> String {
@@ -1226,23 +1180,10 @@ mod tests {
     fn after_a_reconnect_streams_subscribe_again_covering_the_gap() {
         let mut app = streaming();
         push(&mut app, "s1", lines(10, 3, "info", "line"));
-        update(
-            &mut app,
-            Msg::Net(NetMsg::Down {
-                reason: "reset".into(),
-                retry_at: None,
-            }),
-        );
+        drop_link(&mut app);
         assert_eq!(app.logs.streams[0].state, StreamState::Waiting);
         // Back 30 s later: hello, then the snapshot (grants still there).
-        update(&mut app, Msg::Tick(t0() + Duration::seconds(40)));
-        reconnect(&mut app);
-        let snapshot = crate::console::app::Snapshot {
-            catalog: app.catalog.clone(),
-            grants: app.grants.values().cloned().collect(),
-            ..Default::default()
-        };
-        let effects = update(&mut app, Msg::Net(NetMsg::Snapshot(Box::new(snapshot))));
+        let effects = back_at(&mut app, 40);
         let (op_id, service, since) = subscribed(&effects);
         assert_eq!((service.as_str(), since), ("checkout", Some(31)));
         let note = app.logs.entry(app.logs.end() - 1).unwrap();
@@ -1256,20 +1197,8 @@ mod tests {
         assert_eq!(app.logs.streams[0].received, 4);
         assert_eq!(selected_text(&app), "new 0");
         // Offline for longer than the gateway resends: capped, and said.
-        update(
-            &mut app,
-            Msg::Net(NetMsg::Down {
-                reason: "reset".into(),
-                retry_at: None,
-            }),
-        );
-        update(&mut app, Msg::Tick(t0() + Duration::seconds(1000)));
-        reconnect(&mut app);
-        let snapshot = crate::console::app::Snapshot {
-            grants: app.grants.values().cloned().collect(),
-            ..Default::default()
-        };
-        let effects = update(&mut app, Msg::Net(NetMsg::Snapshot(Box::new(snapshot))));
+        drop_link(&mut app);
+        let effects = back_at(&mut app, 1000);
         assert_eq!(subscribed(&effects).2, Some(RESUME_MAX_S));
         let note = app.logs.entry(app.logs.end() - 1).unwrap();
         assert!(note.text.contains("may be missing"), "{}", note.text);
@@ -1278,25 +1207,48 @@ mod tests {
     #[test]
     fn a_grant_that_ended_while_offline_is_not_resubscribed() {
         let mut app = streaming();
-        update(
-            &mut app,
-            Msg::Net(NetMsg::Down {
-                reason: "reset".into(),
-                retry_at: None,
-            }),
-        );
-        update(&mut app, Msg::Tick(t0() + Duration::seconds(1900)));
-        reconnect(&mut app);
-        let snapshot = crate::console::app::Snapshot {
-            grants: app.grants.values().cloned().collect(),
-            ..Default::default()
-        };
-        let effects = update(&mut app, Msg::Net(NetMsg::Snapshot(Box::new(snapshot))));
+        drop_link(&mut app);
+        let effects = back_at(&mut app, 1900);
         assert!(effects.is_empty(), "{effects:?}");
         assert!(matches!(
             app.logs.streams[0].state,
             StreamState::Closed {
                 reason: CloseReason::GrantExpired,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_stream_closed_while_offline_says_how_its_last_grant_ended() {
+        // An earlier checkout grant, revoked long ago (its expiry, never
+        // reached, lies after the current grant's).
+        let mut app = streaming();
+        let mut old = grant("grt-0", "checkout", -3000, 3000);
+        old.state = GrantState::Revoked;
+        old.ended_at = Some(t0() - Duration::seconds(1200));
+        app.grants.insert(old.id.clone(), old);
+        // grt-2 runs out while offline: expired, not revoked.
+        drop_link(&mut app);
+        assert!(back_at(&mut app, 1900).is_empty());
+        assert!(matches!(
+            app.logs.streams[0].state,
+            StreamState::Closed {
+                reason: CloseReason::GrantExpired,
+                ..
+            }
+        ));
+        // grt-2 revoked while offline: revoked.
+        let mut app = streaming();
+        let g = app.grants.get_mut("grt-2").unwrap();
+        g.state = GrantState::Revoked;
+        g.ended_at = Some(t0() + Duration::seconds(20));
+        drop_link(&mut app);
+        assert!(back_at(&mut app, 40).is_empty());
+        assert!(matches!(
+            app.logs.streams[0].state,
+            StreamState::Closed {
+                reason: CloseReason::GrantRevoked,
                 ..
             }
         ));

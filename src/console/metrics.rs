@@ -21,9 +21,10 @@
 //!   them ([`y_range`]), so that their lines are on it; the newest value
 //!   is judged against them ([`Severity`]).
 //! - Access marks: the times my metrics:read grants on the charted
-//!   service started and ended ([`marks`]), placed on the time axis with
-//!   the same arithmetic the chart's canvas uses ([`time_column`]), their
-//!   labels kept from overlapping ([`place_labels`]).
+//!   service started and ended, everyone's for a lead, named when not
+//!   mine ([`marks`]), placed on the time axis with the same arithmetic
+//!   the chart's canvas uses ([`time_column`]), their labels kept from
+//!   overlapping ([`place_labels`]).
 //! - The overview: one tiny sparkline per chart per granted service
 //!   ([`columns_max`], [`spark`]).
 //!
@@ -33,7 +34,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::protocol::{Capability, ErrorCode, Grant, GrantState, Series};
+use super::logs::thousands;
+use crate::protocol::{Capability, ErrorBody, ErrorCode, Grant, GrantState, Series};
 
 /// Refreshes come at least this far apart (seconds)...
 pub const REFRESH_MIN_S: u64 = 5;
@@ -122,6 +124,29 @@ pub struct Query {
     pub service: String,
     pub range: Range,
     pub step_s: u64,
+}
+
+impl Query {
+    /// The charts this query's answer holds, as of `at` (server time).
+    pub fn answered(self, series: Vec<Series>, at: DateTime<Utc>) -> Charts {
+        Charts {
+            service: self.service,
+            range: self.range,
+            step_s: self.step_s,
+            series,
+            at,
+        }
+    }
+
+    /// What its refusal (or unreadable answer) says, as of `at`.
+    pub fn failed(&self, e: &ErrorBody, at: DateTime<Utc>) -> Failure {
+        Failure {
+            service: self.service.clone(),
+            code: e.code,
+            message: e.message.clone(),
+            at,
+        }
+    }
 }
 
 /// The gateway's last answer.
@@ -352,7 +377,7 @@ pub fn value_row(v: f64, lo: f64, hi: f64, rows: u16) -> Option<u16> {
 
 // ---- access marks ----
 
-/// What happened to my access at a mark.
+/// What happened to someone's access at a mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarkKind {
     Granted,
@@ -361,55 +386,99 @@ pub enum MarkKind {
 }
 
 impl MarkKind {
-    /// The label, glyph first (it sits on the mark): `▲ granted`.
-    pub fn label(self) -> &'static str {
+    /// The glyph that sits on the mark.
+    fn glyph(self) -> &'static str {
         match self {
-            MarkKind::Granted => "▲ granted",
-            MarkKind::Revoked => "■ revoked",
-            MarkKind::Expired => "■ expired",
+            MarkKind::Granted => "▲",
+            MarkKind::Revoked | MarkKind::Expired => "■",
         }
     }
 
-    /// The label, glyph last, for a mark near the right edge.
-    pub fn label_left(self) -> &'static str {
+    fn word(self) -> &'static str {
         match self {
-            MarkKind::Granted => "granted ▲",
-            MarkKind::Revoked => "revoked ■",
-            MarkKind::Expired => "expired ■",
+            MarkKind::Granted => "granted",
+            MarkKind::Revoked => "revoked",
+            MarkKind::Expired => "expired",
         }
     }
 }
+
+/// Whose grants mark the charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose<'a> {
+    /// Only this user's own: what an engineer sees.
+    Own(&'a str),
+    /// Every grant the console knows of, this user's included: a lead
+    /// watches everyone's sessions, so their charts tell everyone's story.
+    Everyone(&'a str),
+}
+
+/// A holder's name at most this long on a label (a mark's label must
+/// stay short enough to sit beside the others).
+const MARK_NAME_MAX: usize = 12;
 
 /// An access event on the time axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark {
+pub struct Mark<'a> {
     pub at_ms: i64,
     pub kind: MarkKind,
+    /// Whose grant, when not the viewer's own.
+    pub who: Option<&'a str>,
 }
 
-/// The starts and ends of `user`'s grants covering metrics:read on
-/// `service` inside `[from_ms, to_ms]`, oldest first: a start for each,
-/// and an end for each that ended (revoked, expired, or past its
-/// expiry at `now` without the event having come yet).
+impl Mark<'_> {
+    /// The label: `▲ granted` on my own grant, `▲ bob: granted` on
+    /// someone else's (the colon keeps it from reading as bob granting
+    /// something). `ends_on_mark` puts the glyph last, for a mark near
+    /// the right edge: `bob: granted ▲`.
+    pub fn label(&self, ends_on_mark: bool) -> String {
+        let (glyph, word) = (self.kind.glyph(), self.kind.word());
+        let text = match self.who {
+            None => word.to_string(),
+            Some(who) if who.chars().count() > MARK_NAME_MAX => {
+                let cut: String = who.chars().take(MARK_NAME_MAX - 1).collect();
+                format!("{cut}…: {word}")
+            }
+            Some(who) => format!("{who}: {word}"),
+        };
+        if ends_on_mark {
+            format!("{text} {glyph}")
+        } else {
+            format!("{glyph} {text}")
+        }
+    }
+}
+
+/// The starts and ends of the grants covering metrics:read on `service`
+/// inside `[from_ms, to_ms]` that `whose` says to show, oldest first: a
+/// start for each, and an end for each that ended (revoked, expired, or
+/// past its expiry at `now` without the event having come yet). Marks
+/// of someone else's grant carry their name.
 pub fn marks<'a>(
     grants: impl IntoIterator<Item = &'a Grant>,
-    user: &str,
+    whose: Whose<'_>,
     service: &str,
     from_ms: i64,
     to_ms: i64,
     now: DateTime<Utc>,
-) -> Vec<Mark> {
+) -> Vec<Mark<'a>> {
+    let (me, everyone) = match whose {
+        Whose::Own(me) => (me, false),
+        Whose::Everyone(me) => (me, true),
+    };
     let mut out = Vec::new();
     for g in grants {
-        if g.user != user
+        if (!everyone && g.user != me)
             || g.service != service
             || !g.capabilities.contains(&Capability::MetricsRead)
         {
             continue;
         }
+        let who = (g.user != me).then_some(g.user.as_str());
         out.push(Mark {
             at_ms: g.starts_at.timestamp_millis(),
             kind: MarkKind::Granted,
+            who,
         });
         let end = match g.state {
             GrantState::Revoked => Some((g.ended_at.unwrap_or(g.expires_at), MarkKind::Revoked)),
@@ -421,12 +490,14 @@ pub fn marks<'a>(
             out.push(Mark {
                 at_ms: at.timestamp_millis(),
                 kind,
+                who,
             });
         }
     }
     out.retain(|m| m.at_ms >= from_ms && m.at_ms <= to_ms);
-    // Ends before starts at the same instant (an extension follows on).
-    out.sort_by_key(|m| (m.at_ms, m.kind == MarkKind::Granted));
+    // Ends before starts at the same instant (an extension follows on);
+    // then mine before others' (None first), so that the order is stable.
+    out.sort_by_key(|m| (m.at_ms, m.kind == MarkKind::Granted, m.who));
     out.dedup();
     out
 }
@@ -480,11 +551,7 @@ pub fn columns_max(
         return out;
     }
     let gap = gap_threshold(points);
-    let span = i128::from(to_ms - from_ms) + 1;
-    let column = |t: i64| -> usize {
-        let c = i128::from(t - from_ms) * cols as i128 / span;
-        (c as usize).min(cols - 1)
-    };
+    let column = |t: i64| column_of(t, from_ms, to_ms, cols);
     // The previous finite point: (column, time, value).
     let mut prev: Option<(usize, i64, f64)> = None;
     for &(t, v) in points {
@@ -509,6 +576,14 @@ pub fn columns_max(
         prev = Some((c, t, v));
     }
     out
+}
+
+/// Which of `cols` even slices of `[from_ms, to_ms]` time `t` falls in
+/// (`cols` > 0, `from_ms` < `to_ms`).
+fn column_of(t: i64, from_ms: i64, to_ms: i64, cols: usize) -> usize {
+    let span = i128::from(to_ms - from_ms) + 1;
+    let c = i128::from(t - from_ms) * cols as i128 / span;
+    (c as usize).min(cols - 1)
 }
 
 /// Eight heights of block.
@@ -572,11 +647,7 @@ pub fn downsample(
         &sorted[..]
     };
     let gap = gap_threshold(points);
-    let span = i128::from(to_ms - from_ms) + 1;
-    let column = |t: i64| -> usize {
-        let c = i128::from(t - from_ms) * cols as i128 / span;
-        (c as usize).min(cols - 1)
-    };
+    let column = |t: i64| column_of(t, from_ms, to_ms, cols);
     let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
     // The column being filled: (column, time of its max, its max).
     let mut cur: Option<(usize, i64, f64)> = None;
@@ -708,10 +779,6 @@ fn sig3(a: f64) -> String {
     } else {
         s
     }
-}
-
-fn thousands(n: u64) -> String {
-    super::logs::thousands(n)
 }
 
 const BINARY: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -1053,12 +1120,19 @@ mod tests {
         assert_eq!(value_row(1.0, 0.0, 1500.0, 0), None);
     }
 
+    /// `HH:MM:SS` on the tests' day.
+    fn at(hms: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("2026-11-24T{hms}Z"))
+            .unwrap()
+            .to_utc()
+    }
+
+    /// [`at`] in unix ms.
+    fn ms(hms: &str) -> i64 {
+        at(hms).timestamp_millis()
+    }
+
     fn my_grant(id: &str, from: &str, to: &str, state: GrantState) -> Grant {
-        let at = |hms: &str| {
-            DateTime::parse_from_rfc3339(&format!("2026-11-24T{hms}Z"))
-                .unwrap()
-                .to_utc()
-        };
         Grant {
             id: id.into(),
             request_id: format!("req-{id}"),
@@ -1077,14 +1151,9 @@ mod tests {
 
     #[test]
     fn marks_are_my_metrics_grants_starts_and_ends_inside_the_window() {
-        let ms = |hms: &str| {
-            DateTime::parse_from_rfc3339(&format!("2026-11-24T{hms}Z"))
-                .unwrap()
-                .timestamp_millis()
-        };
-        let now = DateTime::from_timestamp_millis(ms("03:00:00")).unwrap();
+        let now = at("03:00:00");
         let mut revoked = my_grant("g1", "02:05:00", "02:35:00", GrantState::Revoked);
-        revoked.ended_at = Some(DateTime::from_timestamp_millis(ms("02:18:00")).unwrap());
+        revoked.ended_at = Some(at("02:18:00"));
         let expired = my_grant("g2", "02:20:00", "02:35:00", GrantState::Expired);
         let active = my_grant("g3", "02:40:00", "03:20:00", GrantState::Active);
         // Ran out on the clock, the event not in yet: an end all the same.
@@ -1100,7 +1169,7 @@ mod tests {
         ];
         let got = marks(
             &all,
-            "alice",
+            Whose::Own("alice"),
             "payments",
             ms("02:00:00"),
             ms("03:00:00"),
@@ -1118,12 +1187,13 @@ mod tests {
         .map(|(at, kind)| Mark {
             at_ms: ms(at),
             kind,
+            who: None,
         });
         assert_eq!(got, want);
         // Outside the window: not there.
         let got = marks(
             &all,
-            "alice",
+            Whose::Own("alice"),
             "payments",
             ms("02:45:00"),
             ms("03:00:00"),
@@ -1136,7 +1206,7 @@ mod tests {
         let new = my_grant("g9", "02:52:00", "03:20:00", GrantState::Active);
         let got = marks(
             [&new, &old],
-            "alice",
+            Whose::Own("alice"),
             "payments",
             ms("02:50:00"),
             ms("03:00:00"),
@@ -1144,8 +1214,80 @@ mod tests {
         );
         let kinds: Vec<MarkKind> = got.iter().map(|m| m.kind).collect();
         assert_eq!(kinds, [MarkKind::Expired, MarkKind::Granted]);
-        assert_eq!(MarkKind::Revoked.label(), "■ revoked");
-        assert_eq!(MarkKind::Granted.label_left(), "granted ▲");
+    }
+
+    #[test]
+    fn a_lead_sees_everyones_marks_named_and_a_non_lead_only_their_own() {
+        let now = at("03:00:00");
+        let mine = my_grant("g1", "02:40:00", "03:20:00", GrantState::Active);
+        let mut bobs = my_grant("g2", "02:30:00", "02:45:00", GrantState::Revoked);
+        bobs.user = "bob".into();
+        // Starts with mine: mine first at the same instant.
+        let mut carols = my_grant("g3", "02:40:00", "02:50:00", GrantState::Expired);
+        carols.user = "carol".into();
+        // A lead still sees only grants covering metrics:read there.
+        let mut logs_only = my_grant("g4", "02:31:00", "02:45:00", GrantState::Expired);
+        logs_only.user = "dave".into();
+        logs_only.capabilities = vec![Capability::LogsRead];
+        let mut elsewhere = my_grant("g5", "02:32:00", "02:45:00", GrantState::Expired);
+        elsewhere.user = "erin".into();
+        elsewhere.service = "ledger".into();
+        let all = [mine, bobs, carols, logs_only, elsewhere];
+        let (from, to) = (ms("02:00:00"), ms("03:00:00"));
+        let got = marks(&all, Whose::Everyone("alice"), "payments", from, to, now);
+        let want = [
+            ("02:30:00", MarkKind::Granted, Some("bob")),
+            ("02:40:00", MarkKind::Granted, None),
+            ("02:40:00", MarkKind::Granted, Some("carol")),
+            ("02:45:00", MarkKind::Revoked, Some("bob")),
+            ("02:50:00", MarkKind::Expired, Some("carol")),
+        ]
+        .map(|(at, kind, who)| Mark {
+            at_ms: ms(at),
+            kind,
+            who,
+        });
+        assert_eq!(got, want);
+        let labels: Vec<String> = got.iter().map(|m| m.label(false)).collect();
+        assert_eq!(
+            labels,
+            [
+                "▲ bob: granted",
+                "▲ granted",
+                "▲ carol: granted",
+                "■ bob: revoked",
+                "■ carol: expired",
+            ]
+        );
+        // Not a lead: the same grants, only mine, unnamed.
+        let got = marks(&all, Whose::Own("alice"), "payments", from, to, now);
+        assert_eq!(
+            got,
+            [Mark {
+                at_ms: ms("02:40:00"),
+                kind: MarkKind::Granted,
+                who: None,
+            }]
+        );
+    }
+
+    #[test]
+    fn mark_labels_put_the_glyph_on_the_mark_and_keep_names_short() {
+        let mark = |kind, who| Mark {
+            at_ms: 0,
+            kind,
+            who,
+        };
+        assert_eq!(mark(MarkKind::Revoked, None).label(false), "■ revoked");
+        assert_eq!(mark(MarkKind::Granted, None).label(true), "granted ▲");
+        assert_eq!(
+            mark(MarkKind::Expired, Some("bob")).label(true),
+            "bob: expired ■"
+        );
+        assert_eq!(
+            mark(MarkKind::Granted, Some("maximiliane.oberhuber")).label(false),
+            "▲ maximiliane…: granted"
+        );
     }
 
     #[test]

@@ -32,37 +32,22 @@ use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKin
 use super::app::{App, Effect, Level, Overlay, Tab};
 use super::keymap::Action;
 use super::metrics::{
-    Charts, Failure, OVERVIEW_REFRESH_S, OVERVIEW_SPARK_COLS, Query, RATE_LIMITED_RETRY_S, Range,
-    refresh_every, step_for,
+    OVERVIEW_REFRESH_S, OVERVIEW_SPARK_COLS, Query, RATE_LIMITED_RETRY_S, Range, refresh_every,
+    step_for,
 };
 use super::update::{self, flash, send};
 use super::views;
 use crate::protocol::{Capability, ErrorBody, ErrorCode, Grant, GrantState, Op, Series};
 
-/// My active grants that cover metrics:read, one per service, most
+/// My running grants that cover metrics:read, one per service, most
 /// recently granted first (the first is what the pane opens on).
 pub fn metrics_grants(app: &App) -> Vec<&Grant> {
-    let mut gs: Vec<&Grant> = app
-        .my_active_grants()
-        .into_iter()
-        .filter(|g| g.capabilities.contains(&Capability::MetricsRead))
-        .collect();
-    gs.sort_by(|a, b| {
-        b.starts_at
-            .cmp(&a.starts_at)
-            .then_with(|| a.service.cmp(&b.service))
-    });
-    let mut seen: Vec<&str> = Vec::new();
-    gs.retain(|g| {
-        let new = !seen.contains(&g.service.as_str());
-        seen.push(&g.service);
-        new
-    });
-    gs
+    app.my_grants_covering(Capability::MetricsRead)
 }
 
+/// Whether a running grant of mine lets me chart `service`.
 pub fn has_grant(app: &App, service: &str) -> bool {
-    metrics_grants(app).iter().any(|g| g.service == service)
+    app.my_grant_covers(service, Capability::MetricsRead)
 }
 
 /// The service the pane charts: the one chosen, else the most recent
@@ -99,11 +84,17 @@ fn step_now(app: &App) -> u64 {
     step_for(app.metrics.range.secs(), views::metrics_plot_cols(app))
 }
 
-/// Sends a `metrics.query` for `service` at the current range.
-fn query(app: &mut App, service: String) -> Vec<Effect> {
-    let range = app.metrics.range;
-    let step_s = step_now(app);
-    let fresh = app.metrics.attempted.as_ref() != Some(&(service.clone(), range));
+/// Sends a `metrics.query` for `service` over `range` at `step_s`;
+/// returns the query now in flight, if it went. Not an op to report when
+/// the connection drops: a refresh lost with it is no news, the pane asks
+/// again once reconnected.
+fn send_query(
+    app: &mut App,
+    service: String,
+    range: Range,
+    step_s: u64,
+    what: String,
+) -> (Vec<Effect>, Option<Query>) {
     let effects = send(
         app,
         Op::MetricsQuery {
@@ -112,20 +103,34 @@ fn query(app: &mut App, service: String) -> Vec<Effect> {
             range_s: range.secs(),
             step_s,
         },
-        format!("charts of {service}"),
+        what,
     );
-    if let Some(Effect::Send { op_id, .. }) = effects.first() {
-        // A background refresh lost with the connection is no news: the
-        // pane asks again once reconnected.
-        app.in_flight.remove(op_id);
+    let sent = match effects.first() {
+        Some(Effect::Send { op_id, .. }) => {
+            app.in_flight.remove(op_id);
+            Some(Query {
+                op_id: op_id.clone(),
+                service,
+                range,
+                step_s,
+            })
+        }
+        _ => None,
+    };
+    (effects, sent)
+}
+
+/// Queries the charts of `service` at the current range.
+fn query(app: &mut App, service: String) -> Vec<Effect> {
+    let range = app.metrics.range;
+    let step_s = step_now(app);
+    let fresh = app.metrics.attempted.as_ref() != Some(&(service.clone(), range));
+    let what = format!("charts of {service}");
+    let (effects, sent) = send_query(app, service, range, step_s, what);
+    if let Some(q) = sent {
         let m = &mut app.metrics;
-        m.pending = Some(Query {
-            op_id: op_id.clone(),
-            service: service.clone(),
-            range,
-            step_s,
-        });
-        m.attempted = Some((service, range));
+        m.attempted = Some((q.service.clone(), range));
+        m.pending = Some(q);
         m.halted = false;
         if fresh {
             m.failure = None;
@@ -200,25 +205,9 @@ fn poll_overview(app: &mut App) -> Vec<Effect> {
     };
     let range = app.metrics.range;
     let step_s = step_for(range.secs(), OVERVIEW_SPARK_COLS);
-    let effects = send(
-        app,
-        Op::MetricsQuery {
-            service: service.clone(),
-            metric: None,
-            range_s: range.secs(),
-            step_s,
-        },
-        format!("overview of {service}"),
-    );
-    if let Some(Effect::Send { op_id, .. }) = effects.first() {
-        app.in_flight.remove(op_id);
-        app.metrics.overview_pending = Some(Query {
-            op_id: op_id.clone(),
-            service,
-            range,
-            step_s,
-        });
-    }
+    let what = format!("overview of {service}");
+    let (effects, sent) = send_query(app, service, range, step_s, what);
+    app.metrics.overview_pending = sent;
     effects
 }
 
@@ -276,15 +265,9 @@ pub fn on_reply(
     match series_of(result) {
         Ok(series) => {
             let n = series.len();
-            m.charts = Some(Charts {
-                service: q.service,
-                range: q.range,
-                step_s: q.step_s,
-                series,
-                at: now,
-            });
-            m.failure = None;
             m.next_due = Some(app.local_now + Duration::seconds(refresh_every(q.step_s) as i64));
+            m.charts = Some(q.answered(series, now));
+            m.failure = None;
             // The gateway may chart fewer series than before.
             m.focus = m.focus.min(n.saturating_sub(1));
             m.enlarged &= n > 0;
@@ -295,20 +278,9 @@ pub fn on_reply(
                 ErrorCode::RateLimited => RATE_LIMITED_RETRY_S,
                 _ => refresh_every(q.step_s),
             };
-            m.halted = matches!(
-                e.code,
-                ErrorCode::Forbidden
-                    | ErrorCode::NotFound
-                    | ErrorCode::BadRequest
-                    | ErrorCode::Unauthorized
-            );
+            m.halted = asking_again_is_useless(e.code);
             m.next_due = Some(app.local_now + Duration::seconds(retry as i64));
-            m.failure = Some(Failure {
-                service: q.service.clone(),
-                code: e.code,
-                message: e.message.clone(),
-                at: now,
-            });
+            m.failure = Some(q.failed(&e, now));
             // The banner says it for as long as it lasts; the footer once.
             if first && m.charts_of(&q.service).is_some() {
                 flash(
@@ -323,6 +295,18 @@ pub fn on_reply(
         }
     }
     Some(Vec::new())
+}
+
+/// A refusal that asking again would not change: no more queries by
+/// themselves until something does (`R`, a grant).
+fn asking_again_is_useless(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::Forbidden
+            | ErrorCode::NotFound
+            | ErrorCode::BadRequest
+            | ErrorCode::Unauthorized
+    )
 }
 
 /// The series of a `metrics.query` reply.
@@ -355,30 +339,13 @@ fn on_overview_reply(
     o.next_due = Some(due);
     match series_of(result) {
         Ok(series) => {
-            o.charts = Some(Charts {
-                service: q.service,
-                range: q.range,
-                step_s: q.step_s,
-                series,
-                at: now,
-            });
+            o.charts = Some(q.answered(series, now));
             o.failure = None;
             o.halted = false;
         }
         Err(e) => {
-            o.halted = matches!(
-                e.code,
-                ErrorCode::Forbidden
-                    | ErrorCode::NotFound
-                    | ErrorCode::BadRequest
-                    | ErrorCode::Unauthorized
-            );
-            o.failure = Some(Failure {
-                service: q.service,
-                code: e.code,
-                message: e.message,
-                at: now,
-            });
+            o.halted = asking_again_is_useless(e.code);
+            o.failure = Some(q.failed(&e, now));
         }
     }
 }
@@ -700,17 +667,17 @@ fn ask_again(app: &mut App) -> Vec<Effect> {
 
 #[cfg(test)]
 mod tests {
-    use crate::console::app::FormField;
-    use crate::protocol::RequestState;
     use crossterm::event::KeyModifiers;
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::console::app::{Msg, NetMsg};
-    use crate::console::fixtures::{catalog_entry, t0};
+    use crate::console::app::{FormField, Msg, NetMsg};
+    use crate::console::fixtures::{
+        catalog_entry, code, connected_as, drop_link, event, key, reconnect, t0,
+    };
     use crate::console::keymap::Ctx;
     use crate::console::update::{next_wakeup as wakeup, update};
-    use crate::protocol::{AccessRequest, Event, UserInfo};
+    use crate::protocol::{AccessRequest, Event, RequestState};
 
     fn grant(id: &str, service: &str, from_s: i64, secs: i64) -> Grant {
         crate::console::fixtures::grant(id, service, Capability::MetricsRead, from_s, secs)
@@ -720,19 +687,8 @@ mod tests {
     /// and checkout (newer), a logs-only grant on search; on the Grants
     /// pane.
     fn alice() -> App {
-        let mut app = App::new("ws://gw/v1/ws", t0());
+        let mut app = connected_as("alice", &["engineer"]);
         app.size = (160, 45);
-        update(
-            &mut app,
-            Msg::Net(NetMsg::Connected {
-                user: UserInfo {
-                    name: "alice".into(),
-                    groups: vec![],
-                    roles: vec!["engineer".into()],
-                },
-                clock_offset: Duration::zero(),
-            }),
-        );
         app.catalog = vec![catalog_entry("payments"), catalog_entry("checkout")];
         let mut logs_only = grant("grt-3", "search", 0, 1800);
         logs_only.capabilities = vec![Capability::LogsRead];
@@ -746,24 +702,11 @@ mod tests {
         app
     }
 
-    fn key(c: char) -> Msg {
-        let mods = if c.is_ascii_uppercase() {
-            KeyModifiers::SHIFT
-        } else {
-            KeyModifiers::NONE
-        };
-        Msg::Key(KeyEvent::new(KeyCode::Char(c), mods))
-    }
-
     fn tick(app: &mut App, secs: f64) -> Vec<Effect> {
         update(
             app,
             Msg::Tick(t0() + Duration::milliseconds((secs * 1000.0) as i64)),
         )
-    }
-
-    fn event(app: &mut App, e: Event) -> Vec<Effect> {
-        update(app, Msg::Net(NetMsg::Event(Box::new(e))))
     }
 
     /// Every metrics query in `effects`: (op_id, service, range_s, step_s).
@@ -1105,10 +1048,6 @@ mod tests {
         );
     }
 
-    fn code(c: KeyCode) -> Msg {
-        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
-    }
-
     fn services(qs: &[(String, String, u64, u64)]) -> Vec<&str> {
         qs.iter().map(|q| q.1.as_str()).collect()
     }
@@ -1181,22 +1120,9 @@ mod tests {
         ));
         assert_eq!(services(&qs), ["payments"]);
         // The overview's query lost with the connection is asked again.
-        update(
-            &mut app,
-            Msg::Net(NetMsg::Down {
-                reason: "reset".into(),
-                retry_at: None,
-            }),
-        );
+        drop_link(&mut app);
         assert!(app.metrics.overview_pending.is_none());
-        let user = app.me.clone().unwrap();
-        let qs = queries(&update(
-            &mut app,
-            Msg::Net(NetMsg::Connected {
-                user,
-                clock_offset: Duration::zero(),
-            }),
-        ));
+        let qs = queries(&reconnect(&mut app));
         assert!(services(&qs).contains(&"payments"));
     }
 
@@ -1357,29 +1283,14 @@ mod tests {
         assert!(app.metrics.overview_of("checkout").is_some());
     }
 
+    /// alice's request `id` for metrics:read on `service`.
     fn request(id: &str, service: &str, state: RequestState) -> AccessRequest {
         AccessRequest {
-            id: id.into(),
-            requester: "alice".into(),
             service: service.into(),
             capabilities: vec![Capability::MetricsRead],
-            duration_s: 1800,
             reason: "p99 up".into(),
             ticket: None,
-            break_glass: false,
-            extends: None,
-            state,
-            approvals: vec![],
-            approvals_required: 1,
-            denied_by: None,
-            deny_reason: None,
-            created_at: t0(),
-            decided_at: None,
-            pending_until: t0() + Duration::hours(24),
-            grant_id: None,
-            needs_review: false,
-            reviewed_by: None,
-            review_comment: None,
+            ..crate::console::fixtures::request(id, "alice", state)
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `runtime` wires the terminal, the network task and the timer together.
 
 pub mod app;
+pub mod big_digits;
 pub mod clipboard;
 #[cfg(test)]
 mod fixtures;

@@ -3,7 +3,8 @@
 //! and the UI loop that feeds messages to `update` and redraws — only when
 //! something changed, at most every ~16 ms, inside synchronized updates.
 //!
-//! The UI loop never awaits the network: it only drains messages.
+//! The UI loop never awaits the network or the system clipboard (each
+//! has a task or thread of its own): it only drains messages.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -21,13 +22,12 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
-use super::app::{App, ClipOutcome, ClipVia, Effect, Msg};
-use super::clipboard::{self, Clipboard};
-use super::logs::{DEFAULT_CAPACITY, LogsState, MAX_CAPACITY, MIN_CAPACITY};
+use super::app::{App, Effect, Msg};
+use super::clipboard::{self, Clipboard, SystemDone};
+use super::logs::{DEFAULT_CAPACITY, LogsState};
 use super::net::{self, Command};
 use super::theme::Theme;
 use super::{update, views};
-use crate::client::settings;
 
 /// The shortest time between two frames (bursts coalesce into one).
 const FRAME_MIN: Duration = Duration::from_millis(16);
@@ -35,31 +35,11 @@ const FRAME_MIN: Duration = Duration::from_millis(16);
 /// a flood of log lines must not starve the screen (or the keys).
 const DRAIN_MAX: Duration = Duration::from_millis(12);
 
-/// `log_buffer_lines` from config.toml text: the default when absent,
-/// clamped to what the pane allows.
-pub fn log_buffer_lines_from(text: &str) -> Result<usize, String> {
-    let cfg: settings::StoredConfig = toml::from_str(text).map_err(|e| e.to_string())?;
-    Ok(clamp_capacity(cfg.log_buffer_lines))
-}
-
-fn clamp_capacity(lines: Option<usize>) -> usize {
-    lines
-        .unwrap_or(DEFAULT_CAPACITY)
-        .clamp(MIN_CAPACITY, MAX_CAPACITY)
-}
-
-/// The Logs pane's buffer size from the config file, if there is one.
-fn log_buffer_lines() -> usize {
-    let Ok(dir) = settings::config_dir() else {
-        return DEFAULT_CAPACITY;
-    };
-    match settings::load_stored(&dir) {
-        Ok(cfg) => clamp_capacity(cfg.log_buffer_lines),
-        Err(e) => {
-            tracing::warn!(error = %e, "config.toml unreadable; log_buffer_lines ignored");
-            DEFAULT_CAPACITY
-        }
-    }
+/// The Logs pane's buffer size for a `log_buffer_lines` setting (the
+/// default when unset; [`LogsState::new`] keeps it within what the pane
+/// allows).
+fn log_buffer_lines(setting: Option<usize>) -> usize {
+    setting.unwrap_or(DEFAULT_CAPACITY)
 }
 
 /// How the console was asked to start.
@@ -72,6 +52,8 @@ pub struct ConsoleOptions {
     pub bell: bool,
     /// Where the console keeps its audit journals.
     pub journal_base: std::path::PathBuf,
+    /// `log_buffer_lines` from config.toml, if set.
+    pub log_buffer_lines: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,12 +132,10 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
     app.read_only = opts.read_only;
     app.bell = opts.bell;
     app.theme = opts.theme.clone();
-    app.logs = LogsState::new(log_buffer_lines());
+    app.logs = LogsState::new(log_buffer_lines(opts.log_buffer_lines));
     app.clipboard = clipboard::detect();
-    let mut clip = Clipboard::new(
-        matches!(app.clipboard, ClipVia::Osc52 { tmux: true })
-            || std::env::var_os("TMUX").is_some_and(|v| !v.is_empty()),
-    );
+    let (clip_tx, mut clip_rx) = mpsc::unbounded_channel::<SystemDone>();
+    let mut clip = Clipboard::new(clipboard::in_tmux(), clip_tx);
     let size = terminal.size()?;
     app.size = (size.width, size.height);
     let mut mouse_on = app.mouse;
@@ -190,6 +170,11 @@ pub async fn run(opts: ConsoleOptions) -> Result<(), ConsoleError> {
                 let Some(msg) = msg else { break };
                 apply(&mut app, msg, &cmd_tx, &mut clip);
                 drain(&mut app, &mut ui_rx, &cmd_tx, &mut clip);
+            }
+            Some(done) = clip_rx.recv() => {
+                // Between frames: a fallback OSC 52 cannot land inside one.
+                let outcome = clip.finish(done, &mut io::stdout());
+                apply(&mut app, Msg::Clipboard(outcome), &cmd_tx, &mut clip);
             }
             _ = tokio::time::sleep(sleep_for) => {
                 apply(&mut app, Msg::Tick(Utc::now()), &cmd_tx, &mut clip);
@@ -258,14 +243,11 @@ fn apply(app: &mut App, msg: Msg, commands: &mpsc::UnboundedSender<Command>, cli
                 let _ = commands.send(Command::Copy(job));
             }
             Effect::WriteClipboard(job) => {
-                // Between frames: OSC 52 cannot land inside a frame.
-                let result = clip.write(&job, &mut io::stdout());
-                let outcome = ClipOutcome {
-                    lines: job.lines,
-                    bytes: job.bytes(),
-                    result,
-                };
-                apply(app, Msg::Clipboard(outcome), commands, clip);
+                // Between frames: OSC 52 cannot land inside a frame. The
+                // system clipboard answers later, from its own thread.
+                if let Some(outcome) = clip.write(job, &mut io::stdout()) {
+                    apply(app, Msg::Clipboard(outcome), commands, clip);
+                }
             }
             Effect::Send { op_id, op } => {
                 let _ = commands.send(Command::Send { op_id, op });
@@ -292,6 +274,18 @@ fn apply(app: &mut App, msg: Msg, commands: &mpsc::UnboundedSender<Command>, cli
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::settings;
+    use crate::console::logs::MIN_CAPACITY;
+
+    /// The Logs pane's buffer size with `text` as config.toml, read the
+    /// way `breakglass` reads it before starting the console.
+    fn log_buffer_lines_from(text: &str) -> Result<usize, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(settings::config_path(dir.path()), text).unwrap();
+        settings::load_stored(dir.path())
+            .map(|stored| LogsState::new(log_buffer_lines(stored.log_buffer_lines)).capacity())
+            .map_err(|e| e.to_string())
+    }
 
     #[test]
     fn the_log_buffer_size_comes_from_config_toml_within_bounds() {

@@ -1280,26 +1280,11 @@ pub fn next_wakeup(app: &App, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::fixtures::{catalog_entry, t0};
-    use crate::protocol::{Capability, CatalogService, Grant, UserInfo};
-
-    fn user(name: &str, roles: &[&str]) -> UserInfo {
-        UserInfo {
-            name: name.into(),
-            groups: vec![],
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-        }
-    }
+    use crate::console::fixtures::{catalog_entry, code, connected_as, event, request, t0};
+    use crate::protocol::{Capability, CatalogService, Grant};
 
     fn connected(name: &str, roles: &[&str]) -> App {
-        let mut app = App::new("ws://gw/v1/ws", t0());
-        update(
-            &mut app,
-            Msg::Net(NetMsg::Connected {
-                user: user(name, roles),
-                clock_offset: chrono::Duration::zero(),
-            }),
-        );
+        let mut app = connected_as(name, roles);
         app.catalog = vec![CatalogService {
             break_glass: true,
             ..catalog_entry("payments")
@@ -1307,43 +1292,14 @@ mod tests {
         app
     }
 
+    /// A character key without modifiers, as these tests type text.
     fn key(c: char) -> Msg {
         Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-    }
-
-    fn code(c: KeyCode) -> Msg {
-        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
     }
 
     fn typed(app: &mut App, text: &str) {
         for c in text.chars() {
             update(app, key(c));
-        }
-    }
-
-    fn request(id: &str, requester: &str, state: RequestState) -> AccessRequest {
-        AccessRequest {
-            id: id.into(),
-            requester: requester.into(),
-            service: "payments".into(),
-            capabilities: vec![Capability::LogsRead],
-            duration_s: 1800,
-            reason: "INC-1 card declines".into(),
-            ticket: Some("INC-1".into()),
-            break_glass: false,
-            extends: None,
-            state,
-            approvals: vec![],
-            approvals_required: 1,
-            denied_by: None,
-            deny_reason: None,
-            created_at: t0(),
-            decided_at: None,
-            pending_until: t0() + chrono::Duration::hours(24),
-            grant_id: None,
-            needs_review: false,
-            reviewed_by: None,
-            review_comment: None,
         }
     }
 
@@ -1362,10 +1318,6 @@ mod tests {
             revoke_reason: None,
             ended_at: None,
         }
-    }
-
-    fn event(app: &mut App, e: Event) -> Vec<Effect> {
-        update(app, Msg::Net(NetMsg::Event(Box::new(e))))
     }
 
     #[test]

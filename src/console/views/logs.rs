@@ -16,11 +16,10 @@ use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
-use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::text::{Line, Span};
 
 use super::overlays;
-use super::{fmt, pane_block, title};
+use super::{draw_note, draw_prose, fmt, pane_block, pane_inner, prose_area, title};
 use crate::console::app::App;
 use crate::console::logs::{
     FIRST_SINCE_S, Geometry, Kind, LogsState, Row, Sev, Stream, StreamState, TS_WIDTH, cut_at,
@@ -28,20 +27,11 @@ use crate::console::logs::{
 };
 use crate::console::logs_update::{choices, logs_grants};
 use crate::console::theme::{TAGS, Theme};
-use crate::protocol::{Capability, CloseReason, GrantState, RequestState};
+use crate::console::update::{last_grant_for, pending_request_for};
+use crate::protocol::{Capability, CloseReason, GrantState};
 
 /// Banner rows at most (one per closed stream).
 const BANNERS_MAX: usize = 3;
-
-/// Inside the pane's border.
-fn inner(pane: Rect) -> Rect {
-    Rect {
-        x: pane.x + 1,
-        y: pane.y + 1,
-        width: pane.width.saturating_sub(2),
-        height: pane.height.saturating_sub(2),
-    }
-}
 
 fn banner_streams(logs: &LogsState) -> impl Iterator<Item = &Stream> {
     logs.streams
@@ -61,7 +51,7 @@ fn banner_count(app: &App, inner_h: u16) -> u16 {
 
 /// Where the lines go in `pane` (after the gutter column and the banners).
 pub(super) fn text_rect(app: &App, pane: Rect) -> Rect {
-    let inner = inner(pane);
+    let inner = pane_inner(pane);
     let b = banner_count(app, inner.height);
     Rect {
         x: inner.x + 1,
@@ -91,7 +81,7 @@ pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         block = block.title_bottom(s);
     }
     frame.render_widget(block, area);
-    draw_banners(frame.buffer_mut(), app, theme, inner(area));
+    draw_banners(frame.buffer_mut(), app, theme, pane_inner(area));
     if rows.is_empty() {
         empty_view(frame, app, theme, text);
         return;
@@ -234,13 +224,7 @@ struct Banner {
 
 /// Why a stream stopped, and what `r` does about it.
 fn banner(app: &App, s: &Stream) -> Banner {
-    let me = app.user_name();
-    let pending = app.requests.values().find(|r| {
-        r.requester == me
-            && r.service == s.service
-            && r.state == RequestState::Pending
-            && r.capabilities.contains(&Capability::LogsRead)
-    });
+    let pending = pending_request_for(app, &s.service, Capability::LogsRead);
     let why = match &s.state {
         StreamState::Closed {
             reason: CloseReason::GrantExpired,
@@ -250,12 +234,8 @@ fn banner(app: &App, s: &Stream) -> Banner {
             reason: CloseReason::GrantRevoked,
             ..
         } => {
-            let g = app
-                .grants
-                .values()
-                .filter(|g| g.user == me && g.service == s.service)
-                .filter(|g| g.state == GrantState::Revoked)
-                .max_by_key(|g| g.expires_at);
+            let g = last_grant_for(app, &s.service, Capability::LogsRead)
+                .filter(|g| g.state == GrantState::Revoked);
             match g {
                 Some(g) => format!(
                     "your grant was revoked by {} ({})",
@@ -555,30 +535,13 @@ fn empty_view(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             Span::styled(" to choose a service.", theme.muted),
         ]));
     }
-    let area = Rect {
-        x: area.x + 1,
-        y: area.y + 1,
-        width: area.width.saturating_sub(2),
-        height: area.height.saturating_sub(1),
-    };
-    frame.render_widget(
-        Paragraph::new(Text::from(lines)).wrap(Wrap { trim: false }),
-        area,
-    );
+    draw_note(frame, lines, area);
 }
 
 /// Before any stream: how to get access, or what can be streamed.
 fn no_stream(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let now = app.server_now();
-    let block = pane_block(title(vec![Span::raw("Logs")]), theme);
-    let inner = block.inner(area);
-    let text_area = Rect {
-        x: inner.x + 2,
-        y: inner.y + 1,
-        width: inner.width.saturating_sub(4),
-        height: inner.height.saturating_sub(1),
-    };
-    let text_w = text_area.width as usize;
+    let text_w = prose_area(area).width as usize;
     let grants = logs_grants(app);
     let strong = theme.text.add_modifier(Modifier::BOLD);
     let mut lines = vec![
@@ -679,11 +642,7 @@ fn no_stream(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             )));
         }
     }
-    frame.render_widget(block, area);
-    frame.render_widget(
-        Paragraph::new(Text::from(lines)).wrap(Wrap { trim: false }),
-        text_area,
-    );
+    draw_prose(frame, theme, area, "Logs", lines);
 }
 
 /// The stream chooser (`s`).

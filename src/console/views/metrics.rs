@@ -21,15 +21,21 @@
 //!   to the curves.
 //! - The newest value is the loudest text of a chart: bold, in the
 //!   colour of its level (`ok`, `warn`, or the `alarm` banner colours when
-//!   critical), with the level crossed (`▲ CRIT ≥1,000`).
+//!   critical), with the level crossed (`▲ CRIT ≥1,000`). Where the plot
+//!   has room (enlarged, or a grid cell of at least 50x12 of plot) it is
+//!   also drawn large ([`big_digits`]) in a top corner of the plot, the
+//!   right one first, in its level's colour, only on cells the curve,
+//!   the marks and their labels leave empty.
 //! - Levels are dashed lines across the chart (`╍` critical in the
 //!   theme's critical colour, `╌` warn in a dim warn colour), labelled at
 //!   their left end when the curve leaves room; the curve is drawn over
 //!   them.
 //! - My metrics:read grants on the charted service start (`▲ granted`)
 //!   and end (`■ revoked`, `■ expired`) as dotted vertical lines down
-//!   every chart, labelled on the top rows of the top row of charts. Once the grant ended within a refresh of the
-//!   last answer, the window reaches the end, so that its mark shows.
+//!   every chart, labelled on the top rows of the top row of charts. Once
+//!   the grant ended within a refresh of the last answer, the window
+//!   reaches the end, so that its mark shows. A lead sees everyone's
+//!   grants there the same way, named when not theirs (`▲ bob: granted`).
 //! - The focused chart (`←→↑↓`, `hjkl`, a click) has `›` before its name;
 //!   `Enter` enlarges it to the whole pane.
 //!
@@ -47,16 +53,17 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
-use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Wrap};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
 
 use super::overlays;
-use super::{fmt, pane_block, title};
+use super::{draw_note, draw_prose, fmt, pane_block, pane_inner, prose_area, title};
 use crate::console::app::App;
+use crate::console::big_digits;
 use crate::console::metrics::{
-    self, Charts, Mark, MarkKind, REFRESH_MAX_S, Range, Severity, axis, columns_max, crossed,
-    downsample, figures, level_label, levels, place_labels, refresh_every, spacing_ms, spark,
-    time_column, value_row, y_range,
+    self, Charts, Figures, Mark, MarkKind, REFRESH_MAX_S, Range, Severity, Whose, axis,
+    columns_max, crossed, downsample, figures, level_label, levels, place_labels, refresh_every,
+    spacing_ms, spark, time_column, value_row, y_range,
 };
 use crate::console::metrics_update::{
     choices, has_grant, last_grant, metrics_grants, pending_request, service,
@@ -89,16 +96,17 @@ const DASH_WARN: &str = "╌";
 const DASH_CRITICAL: &str = "╍";
 const MARK_LINE: &str = "┊";
 const MARK_TICK: &str = "┴";
-
-/// Inside the pane's border.
-fn inner(pane: Rect) -> Rect {
-    Rect {
-        x: pane.x + 1,
-        y: pane.y + 1,
-        width: pane.width.saturating_sub(2),
-        height: pane.height.saturating_sub(2),
-    }
-}
+/// A chart of the grid shows its newest value large only on a plot at
+/// least this wide and tall (columns, rows): three rows of figure in a
+/// corner then leave the curve most of the chart (2×2 at 160x45 has it,
+/// the stacked charts at 80x24 do not).
+const BIG_VALUE_MIN: (u16, u16) = (50, 12);
+/// An enlarged chart shows it from this many rows of plot on: the chart
+/// is the one looked at, and has the room.
+const BIG_VALUE_MIN_ENLARGED_H: u16 = 6;
+/// Rows below the top the large value may slide down to, to clear the
+/// marks' labels or a curve that reaches the corner.
+const BIG_VALUE_SLIDE: u16 = MARK_LABEL_ROWS + 1;
 
 /// How the charts are laid out in the body.
 #[derive(Debug, Clone, PartialEq)]
@@ -322,7 +330,7 @@ fn overview_services(app: &App) -> Vec<String> {
 }
 
 fn layout(app: &App, pane: Rect) -> PaneLayout {
-    let inner = inner(pane);
+    let inner = pane_inner(pane);
     let banner = service(app).is_some_and(|s| banner_shown(app, s))
         && inner.height > MIN_CELL_H + X_AXIS_H + 1;
     let h = u16::from(banner);
@@ -669,9 +677,15 @@ fn draw_grid(frame: &mut Frame, app: &App, theme: &Theme, c: &Charts, g: &Grid, 
         .map(|l| fmt::width(&l))
         .max()
         .unwrap_or(1);
+    // Leads watch everyone's sessions: their charts show everyone's access.
+    let whose = if app.has_role("lead") {
+        Whose::Everyone(app.user_name())
+    } else {
+        Whose::Own(app.user_name())
+    };
     let marks = metrics::marks(
         app.grants.values(),
-        app.user_name(),
+        whose,
         &c.service,
         from,
         to,
@@ -698,6 +712,7 @@ fn draw_grid(frame: &mut Frame, app: &App, theme: &Theme, c: &Charts, g: &Grid, 
             focused: *i == focus && n > 1 && !m.enlarged,
             marks: &marks,
             mark_labels: *row == 0,
+            enlarged: m.enlarged,
         };
         draw_chart(frame, theme, *cell, &spec);
     }
@@ -716,10 +731,13 @@ struct ChartSpec<'a> {
     now: DateTime<Utc>,
     /// `›` before the name.
     focused: bool,
-    /// My access events on the time axis.
-    marks: &'a [Mark],
+    /// Access events on the time axis.
+    marks: &'a [Mark<'a>],
     /// Their labels on this chart (else the lines only).
     mark_labels: bool,
+    /// The chart fills the pane (its newest value goes large whenever
+    /// it fits).
+    enlarged: bool,
 }
 
 /// What a level looks like: (the newest value, the badge, the line).
@@ -770,7 +788,7 @@ fn chart_title(theme: &Theme, spec: &ChartSpec<'_>, width: usize) -> Line<'stati
     // "now" only when the newest point is recent: else say when it was.
     let spacing = spacing_ms(&s.points).unwrap_or(0);
     let late = to - f.last.0 > (3 * spacing).max(15_000);
-    let newest = metrics::value(f.last.1, &s.unit);
+    let newest = newest_value(s, &f);
     let newest = if sev == Some(Severity::Critical) && !spec.greyed {
         format!(" {newest} ")
     } else {
@@ -845,6 +863,11 @@ fn chart_title(theme: &Theme, spec: &ChartSpec<'_>, width: usize) -> Line<'stati
     left.push(Span::raw(" ".repeat(pad)));
     left.extend(r);
     Line::from(left)
+}
+
+/// The newest value as the title and the large figure both write it.
+fn newest_value(s: &Series, f: &Figures) -> String {
+    metrics::value(f.last.1, &s.unit)
 }
 
 fn draw_chart(frame: &mut Frame, theme: &Theme, cell: Rect, spec: &ChartSpec<'_>) {
@@ -940,6 +963,9 @@ fn draw_chart(frame: &mut Frame, theme: &Theme, cell: Rect, spec: &ChartSpec<'_>
     // Lines first, then labels (which the lines must not cut through).
     let level_labels = draw_levels(buf, theme, graph, spec, (lo, hi));
     draw_marks(buf, theme, graph, spec);
+    // After the marks (their labels come first), before the levels'
+    // labels (which then find room beside it).
+    draw_big_value(buf, theme, graph, spec);
     for (ry, text, style) in level_labels {
         let tw = fmt::width(&text) as u16;
         if tw + 2 > graph.width {
@@ -1025,7 +1051,7 @@ fn draw_levels(
     labels
 }
 
-/// My access events: a dotted line down the chart at each (in the cells
+/// Access events: a dotted line down the chart at each (in the cells
 /// the curve leaves empty), a tick on the time axis, and the labels on
 /// the top rows.
 fn draw_marks(buf: &mut Buffer, theme: &Theme, graph: Rect, spec: &ChartSpec<'_>) {
@@ -1062,22 +1088,100 @@ fn draw_marks(buf: &mut Buffer, theme: &Theme, graph: Rect, spec: &ChartSpec<'_>
     if !spec.mark_labels {
         return;
     }
+    let labels: Vec<String> = placed.iter().map(|(_, m)| m.label(false)).collect();
     let widths: Vec<(u16, u16)> = placed
         .iter()
-        .map(|(c, m)| (*c, fmt::width(m.kind.label()) as u16))
+        .zip(&labels)
+        .map(|((c, _), l)| (*c, fmt::width(l) as u16))
         .collect();
     let rows = MARK_LABEL_ROWS.min(graph.height);
     let at = place_labels(&widths, graph.width, rows, |x, row, w| {
         (graph.x + x..graph.x + x + w).all(|cx| free(buf, cx, graph.y + row))
     });
-    for ((_, m), at) in placed.iter().zip(at) {
+    for (((_, m), label), at) in placed.iter().zip(labels).zip(at) {
         let Some((x, row, left)) = at else { continue };
-        let text = if left {
-            m.kind.label_left()
-        } else {
-            m.kind.label()
-        };
+        let text = if left { m.label(true) } else { label };
         buf.set_string(graph.x + x, graph.y + row, text, style(m.kind));
+    }
+}
+
+/// Whether the large figure may overlap a cell: blank, or a level's
+/// dash (the line reads on either side). Not a mark's line: the figure
+/// must not hide when access started or ended.
+fn blank_for_big(buf: &Buffer, x: u16, y: u16) -> bool {
+    matches!(buf[(x, y)].symbol(), " " | DASH_WARN | DASH_CRITICAL)
+}
+
+/// Whether a plot of `graph` has room for a large figure `w` columns
+/// wide: enough of the plot stays for the curve.
+fn big_value_fits(graph: Rect, w: u16, enlarged: bool) -> bool {
+    let (min_w, min_h) = if enlarged {
+        (0, BIG_VALUE_MIN_ENLARGED_H)
+    } else {
+        BIG_VALUE_MIN
+    };
+    graph.width >= min_w && graph.height >= min_h && w + 2 <= graph.width / 2
+}
+
+/// Where a figure `w` columns wide and [`big_digits::ROWS`] tall goes on
+/// `graph`: the top-right corner, a row or two lower, then the same on
+/// the left; the first spot where it and a cell around it (so that it
+/// does not touch the curve) are `blank`. None when no spot is.
+fn big_value_spot(graph: Rect, w: u16, blank: impl Fn(u16, u16) -> bool) -> Option<(u16, u16)> {
+    let h = big_digits::ROWS as u16;
+    if w + 2 > graph.width || h > graph.height {
+        return None;
+    }
+    let right = graph.right() - 1 - w;
+    let left = graph.x + 1;
+    let lowest = graph.bottom() - h;
+    let clear = |x: u16, y: u16| {
+        let ys = y.saturating_sub(1).max(graph.y)..(y + h + 1).min(graph.bottom());
+        ys.into_iter()
+            .all(|cy| (x - 1..x + w + 1).all(|cx| blank(cx, cy)))
+    };
+    [right, left]
+        .into_iter()
+        .flat_map(|x| (0..=BIG_VALUE_SLIDE).map(move |dy| (x, graph.y + dy)))
+        .filter(|(_, y)| *y <= lowest)
+        .find(|(x, y)| clear(*x, *y))
+}
+
+/// The style of the large figure: its level's colour (the critical
+/// colour rather than the alarm banner's, which would make a block of
+/// it), bold; grey once the grant ended.
+fn big_value_style(theme: &Theme, sev: Option<Severity>, greyed: bool) -> Style {
+    if greyed {
+        return theme.muted;
+    }
+    match sev {
+        Some(Severity::Critical) => theme
+            .critical
+            .add_modifier(Modifier::BOLD)
+            .remove_modifier(Modifier::UNDERLINED),
+        _ => level_styles(theme, sev).0,
+    }
+}
+
+/// The newest value, large, in a top corner of the plot, when the chart
+/// has room for it and a spot the curve leaves empty.
+fn draw_big_value(buf: &mut Buffer, theme: &Theme, graph: Rect, spec: &ChartSpec<'_>) {
+    let s = spec.series;
+    let (from, to) = spec.window;
+    let Some(f) = figures(&s.points, from, to) else {
+        return;
+    };
+    let text = newest_value(s, &f);
+    let w = big_digits::width(&text) as u16;
+    if !big_digits::has_big(&text) || !big_value_fits(graph, w, spec.enlarged) {
+        return;
+    }
+    let Some((x, y)) = big_value_spot(graph, w, |cx, cy| blank_for_big(buf, cx, cy)) else {
+        return;
+    };
+    let style = big_value_style(theme, Severity::in_series(s, f.last.1), spec.greyed);
+    for (dy, row) in big_digits::render(&text).iter().enumerate() {
+        buf.set_string(x, y + dy as u16, row, style);
     }
 }
 
@@ -1355,30 +1459,13 @@ fn empty_body(frame: &mut Frame, app: &App, theme: &Theme, body: Rect, service: 
             theme.muted,
         )));
     }
-    let area = Rect {
-        x: body.x + 1,
-        y: body.y + 1,
-        width: body.width.saturating_sub(2),
-        height: body.height.saturating_sub(1),
-    };
-    frame.render_widget(
-        Paragraph::new(Text::from(lines)).wrap(Wrap { trim: false }),
-        area,
-    );
+    draw_note(frame, lines, body);
 }
 
 /// No grant with metrics:read, and none ended here: how to get one.
 fn no_grant(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let now = app.server_now();
-    let block = pane_block(title(vec![Span::raw("Metrics")]), theme);
-    let inner = block.inner(area);
-    let text_area = Rect {
-        x: inner.x + 2,
-        y: inner.y + 1,
-        width: inner.width.saturating_sub(4),
-        height: inner.height.saturating_sub(1),
-    };
-    let text_w = text_area.width as usize;
+    let text_w = prose_area(area).width as usize;
     let strong = theme.text.add_modifier(Modifier::BOLD);
     let mut lines = vec![
         Line::from(Span::styled(
@@ -1419,11 +1506,7 @@ fn no_grant(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         text_w,
         now,
     ));
-    frame.render_widget(block, area);
-    frame.render_widget(
-        Paragraph::new(Text::from(lines)).wrap(Wrap { trim: false }),
-        text_area,
-    );
+    draw_prose(frame, theme, area, "Metrics", lines);
 }
 
 /// The service chooser (`s`).
@@ -1518,5 +1601,44 @@ mod tests {
         assert_eq!((g.rows, g.total_rows, g.first_row), (4, 9, 3));
         let g = grid(9, Rect::new(1, 3, 78, 19), 99);
         assert_eq!(g.first_row, 5);
+    }
+
+    #[test]
+    fn the_large_value_needs_a_roomy_plot_in_the_grid_and_less_when_enlarged() {
+        // 2x2 at 160x45: 71x15 of plot.
+        assert!(big_value_fits(Rect::new(0, 0, 71, 15), 20, false));
+        // Stacked at 80x24: 72x3 of plot; a short or narrow cell neither.
+        assert!(!big_value_fits(Rect::new(0, 0, 72, 3), 14, false));
+        assert!(!big_value_fits(Rect::new(0, 0, 71, 11), 14, false));
+        assert!(!big_value_fits(Rect::new(0, 0, 49, 30), 14, false));
+        // Enlarged: from 6 rows on, whatever the width...
+        assert!(big_value_fits(Rect::new(0, 0, 72, 15), 14, true));
+        assert!(big_value_fits(Rect::new(0, 0, 40, 6), 14, true));
+        assert!(!big_value_fits(Rect::new(0, 0, 72, 5), 14, true));
+        // ...as long as it takes at most half of it.
+        assert!(!big_value_fits(Rect::new(0, 0, 40, 15), 19, true));
+    }
+
+    #[test]
+    fn the_large_value_takes_the_first_empty_corner_and_never_touches_the_curve() {
+        let graph = Rect::new(10, 5, 60, 15);
+        // All empty: top right, a column from the edge.
+        assert_eq!(big_value_spot(graph, 14, |_, _| true), Some((55, 5)));
+        // The curve in the top-right corner down to row 6: it slides down
+        // until a blank row parts them.
+        let curve = |x: u16, y: u16| !(x >= 60 && y <= 6);
+        assert_eq!(big_value_spot(graph, 14, curve), Some((55, 8)));
+        // The right taken further down: the top left.
+        let curve = |x: u16, _: u16| x < 62;
+        assert_eq!(big_value_spot(graph, 14, curve), Some((11, 5)));
+        // Taken everywhere, or too wide: nowhere.
+        assert_eq!(big_value_spot(graph, 14, |_, _| false), None);
+        let tight = |x: u16, y: u16| x >= 55 || y >= 9;
+        assert_eq!(big_value_spot(graph, 14, tight), None);
+        assert_eq!(big_value_spot(graph, 59, |_, _| true), None);
+        assert_eq!(
+            big_value_spot(Rect::new(0, 0, 60, 2), 14, |_, _| true),
+            None
+        );
     }
 }

@@ -103,9 +103,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
 /// app last saw (`app.size`): a mouse click on screen row `y` lands on row
 /// `scroll_offset(app, tab) + (y - FIRST_ROW_Y)`.
 pub fn scroll_offset(app: &App, tab: Tab) -> usize {
-    let (w, h) = app.size;
-    let area = pane_area(Rect::new(0, 0, w, h));
-    let (table, _) = split_list(tab, area);
+    let (table, _) = split_list(tab, pane_at_size(app));
     let n = match tab {
         Tab::Grants => app.grants_rows().len(),
         Tab::Queue => app.queue().len(),
@@ -119,8 +117,7 @@ pub fn scroll_offset(app: &App, tab: Tab) -> usize {
 /// Where the Logs pane puts its lines at the terminal size the app last
 /// saw (`app.size`), for mouse clicks.
 pub fn logs_text_rect(app: &App) -> Rect {
-    let (w, h) = app.size;
-    logs::text_rect(app, pane_area(Rect::new(0, 0, w, h)))
+    logs::text_rect(app, pane_at_size(app))
 }
 
 /// The Logs pane's text geometry at `app.size`: `update` pages, scrolls
@@ -136,34 +133,36 @@ pub fn logs_geometry(app: &App) -> Geometry {
 /// Columns of curve each chart of the Metrics pane has at `app.size`:
 /// `update` asks for about one point per column.
 pub fn metrics_plot_cols(app: &App) -> u16 {
-    let (w, h) = app.size;
-    metrics::plot_cols(app, pane_area(Rect::new(0, 0, w, h)))
+    metrics::plot_cols(app, pane_at_size(app))
 }
 
 /// The last row of charts the Metrics pane can scroll to at `app.size`.
 pub fn metrics_scroll_max(app: &App) -> usize {
-    let (w, h) = app.size;
-    metrics::scroll_max(app, pane_area(Rect::new(0, 0, w, h)))
+    metrics::scroll_max(app, pane_at_size(app))
 }
 
 /// The Metrics pane's grid at `app.size`: (charts per row, chart rows on
 /// screen), for moving the focus.
 pub fn metrics_grid(app: &App) -> (usize, usize) {
-    let (w, h) = app.size;
-    metrics::grid_shape(app, pane_area(Rect::new(0, 0, w, h)))
+    metrics::grid_shape(app, pane_at_size(app))
 }
 
 /// The services the Metrics pane's overview shows at `app.size` (none
 /// when it is hidden): `update` queries only those.
 pub fn metrics_overview(app: &App) -> Vec<String> {
-    let (w, h) = app.size;
-    metrics::overview_shown(app, pane_area(Rect::new(0, 0, w, h)))
+    metrics::overview_shown(app, pane_at_size(app))
 }
 
 /// The Metrics pane's chart under screen cell (`x`, `y`) at `app.size`.
 pub fn metrics_chart_at(app: &App, x: u16, y: u16) -> Option<usize> {
+    metrics::chart_at(app, pane_at_size(app), x, y)
+}
+
+/// The pane area at the terminal size the app last saw (`app.size`):
+/// where `update` finds what the view draws.
+fn pane_at_size(app: &App) -> Rect {
     let (w, h) = app.size;
-    metrics::chart_at(app, pane_area(Rect::new(0, 0, w, h)), x, y)
+    pane_area(Rect::new(0, 0, w, h))
 }
 
 /// The pane area between the tab row and the footer.
@@ -267,6 +266,59 @@ fn pane_block<'a>(title: Line<'a>, theme: &Theme) -> Block<'a> {
         .border_type(BorderType::Rounded)
         .border_style(theme.border)
         .title(title.style(theme.title))
+}
+
+/// Inside a pane's border.
+fn pane_inner(pane: Rect) -> Rect {
+    Rect {
+        x: pane.x + 1,
+        y: pane.y + 1,
+        width: pane.width.saturating_sub(2),
+        height: pane.height.saturating_sub(2),
+    }
+}
+
+/// Where a pane that explains itself (no data to show yet) puts its
+/// prose: inside the border, two columns in and a row down.
+fn prose_area(pane: Rect) -> Rect {
+    let inner = pane_inner(pane);
+    Rect {
+        x: inner.x + 2,
+        y: inner.y + 1,
+        width: inner.width.saturating_sub(4),
+        height: inner.height.saturating_sub(1),
+    }
+}
+
+/// A pane that explains itself: `name` on its border, `text` wrapped in
+/// its [`prose_area`].
+fn draw_prose<'a>(
+    frame: &mut Frame,
+    theme: &Theme,
+    area: Rect,
+    name: &'a str,
+    text: impl Into<Text<'a>>,
+) {
+    frame.render_widget(pane_block(title(vec![Span::raw(name)]), theme), area);
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }),
+        prose_area(area),
+    );
+}
+
+/// A note in a pane's body where its data would be (no stream yet, charts
+/// loading): wrapped, one column and one row in.
+fn draw_note(frame: &mut Frame, lines: Vec<Line<'_>>, body: Rect) {
+    let area = Rect {
+        x: body.x + 1,
+        y: body.y + 1,
+        width: body.width.saturating_sub(2),
+        height: body.height.saturating_sub(1),
+    };
+    frame.render_widget(
+        Paragraph::new(Text::from(lines)).wrap(Wrap { trim: false }),
+        area,
+    );
 }
 
 /// ` title ` with a space either side, as block titles are written.

@@ -6,10 +6,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Cell, Paragraph, Row, Wrap};
+use ratatui::widgets::{Cell, Row};
 
 use super::{
-    List, draw_detail, draw_list, fmt, pane_block, split_list, table_capacity, title, wide, window,
+    List, draw_detail, draw_list, draw_prose, fmt, split_list, table_capacity, title, wide, window,
 };
 use crate::console::app::{App, Tab};
 use crate::console::theme::Theme;
@@ -130,9 +130,6 @@ pub(super) fn draw(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 }
 
 fn not_an_approver(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let block = pane_block(title(vec![Span::raw("Queue")]), theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
     let text = match &app.me {
         None => Text::from(Span::styled(
             "Waiting for the gateway: the queue shows once it says who you are.",
@@ -164,13 +161,7 @@ fn not_an_approver(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             ]),
         ]),
     };
-    let text_area = Rect {
-        x: inner.x + 2,
-        y: inner.y + 1,
-        width: inner.width.saturating_sub(4),
-        height: inner.height.saturating_sub(1),
-    };
-    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), text_area);
+    draw_prose(frame, theme, area, "Queue", text);
 }
 
 fn row<'a>(

@@ -1340,7 +1340,7 @@ fn nothing_from_a_log_line_can_drive_the_terminal() {
 }
 
 #[test]
-fn a_frame_with_200k_lines_costs_what_one_with_200_does() {
+fn a_frame_with_200k_lines_held_lays_out_only_the_rows_on_screen() {
     let mut app = logs_app(160, 45);
     let sample = payments_lines(1000);
     app.logs.ensure_stream("payments");
@@ -1353,16 +1353,21 @@ fn a_frame_with_200k_lines_costs_what_one_with_200_does() {
     app.logs.set_search("timeout");
     app.logs
         .set_filter(LevelFilter::WarnUp, logs_geometry(&app));
+    // What a frame costs does not grow with what is held: it lays out
+    // entries from the newest one shown up, no more than there are rows
+    // (benches/console_logs.rs times it).
+    let g = logs_geometry(&app);
+    let rows = app.logs.window(g);
+    assert!(!rows.is_empty() && rows.len() <= g.height as usize);
+    let newest = app.logs.view_seq(app.logs.view_len() - 1);
+    assert_eq!(rows.last().map(|r| r.seq), Some(newest));
     let theme = Theme::default();
-    let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
-    term.draw(|f| draw(f, &app, &theme)).unwrap();
-    let start = std::time::Instant::now();
-    for _ in 0..20 {
-        term.draw(|f| draw(f, &app, &theme)).unwrap();
-    }
-    eprintln!(
-        "logs pane, 200k lines: {:?} per frame",
-        start.elapsed() / 20
+    let term = render(&app, &theme, 160, 45);
+    let bottom = &app.logs.entry(newest).unwrap().text[..24];
+    let buf = term.backend().buffer();
+    assert!(
+        find(buf, views_last_text_row(&app), bottom).is_some(),
+        "{bottom}"
     );
     let text = term.backend().to_string();
     assert!(text.contains("WARN+"));
@@ -1694,6 +1699,125 @@ fn metrics_pane_with_the_latency_chart_enlarged() {
         assert!(app.metrics.enlarged);
         app
     });
+}
+
+/// Where `text` is drawn in the large font: the screen cell of its top
+/// row's first column, its three rows stacked.
+fn find_big(buf: &Buffer, text: &str) -> Option<(u16, u16)> {
+    let rows = crate::console::big_digits::render(text);
+    (0..buf.area.height.saturating_sub(2)).find_map(|y| {
+        let x = find(buf, y, &rows[0])?;
+        (find(buf, y + 1, &rows[1]) == Some(x) && find(buf, y + 2, &rows[2]) == Some(x))
+            .then_some((x, y))
+    })
+}
+
+#[test]
+fn metrics_pane_with_the_error_chart_enlarged_shows_its_value_large() {
+    snap_sized("metrics_enlarged_errors", |w, h| {
+        let mut app = metrics_app(w, h);
+        press(&mut app, "l");
+        press_code(&mut app, crossterm::event::KeyCode::Enter);
+        assert!(app.metrics.enlarged);
+        app
+    });
+}
+
+#[test]
+fn the_newest_value_goes_large_in_its_levels_colour_where_there_is_room() {
+    let enlarged = |keys: &str, w, h| {
+        let mut app = metrics_app(w, h);
+        press(&mut app, keys);
+        press_code(&mut app, crossterm::event::KeyCode::Enter);
+        app
+    };
+    for name in ["dark", "light"] {
+        let theme = Theme::load(name).unwrap();
+        for (w, h) in [(80, 24), (160, 45)] {
+            // The p99 under its warn level: the ok colour, bold; the
+            // same figure as the title's.
+            let buf = buffer(&enlarged("ll", w, h), &theme, w, h);
+            assert!(find_row(&buf, "now 435 ms").is_some());
+            let (x, y) = find_big(&buf, "435 ms").expect("435 ms large");
+            assert_eq!(buf[(x, y)].fg, theme.ok.fg.unwrap(), "{name} {w}x{h}");
+            assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
+            // The error ratio past critical: the critical colour (not
+            // the alarm banner's background).
+            let buf = buffer(&enlarged("l", w, h), &theme, w, h);
+            let (x, y) = find_big(&buf, "19.7%").expect("19.7% large");
+            assert_eq!(buf[(x, y)].fg, theme.critical.fg.unwrap(), "{name}");
+            assert_ne!(buf[(x, y)].bg, theme.alarm.bg.unwrap(), "{name}");
+        }
+    }
+    // The stacked charts at 80x24 are too short for it: the titles only.
+    let buf = buffer(&metrics_app(80, 24), &Theme::default(), 80, 24);
+    for text in ["435 ms", "19.7%"] {
+        assert_eq!(find_big(&buf, text), None, "{text}");
+    }
+    // Greyed once the grant ended.
+    let mut app = metrics_ended(160, 45);
+    press(&mut app, "ll");
+    press_code(&mut app, crossterm::event::KeyCode::Enter);
+    let theme = Theme::default();
+    let buf = buffer(&app, &theme, 160, 45);
+    let (x, y) = find_big(&buf, "435 ms").expect("435 ms large");
+    assert_eq!(buf[(x, y)].fg, theme.muted.fg.unwrap());
+}
+
+/// alice as a lead on the Metrics pane (payments, 15 minutes): her own
+/// grant from 02:49, carol's from 02:46 that alice revoked at 02:52, and
+/// bob's from 02:55 (his logs grant of the incident, with metrics:read).
+fn metrics_lead(w: u16, h: u16, lead: bool) -> App {
+    let mut app = metrics_app(w, h);
+    let roles: &[&str] = if lead {
+        &["engineer", "approver", "lead"]
+    } else {
+        &["engineer", "approver"]
+    };
+    app.me = Some(user("alice", roles));
+    app.grants.get_mut("grt-7c01d2e3f4a5").unwrap().starts_at = t("02:49:00");
+    app.grants
+        .get_mut("grt-a134a5b6c7d8")
+        .unwrap()
+        .capabilities
+        .push(METRICS);
+    let mut carols = grant(
+        "grt-d478d9e0f1a2",
+        "carol",
+        "payments",
+        &[METRICS],
+        "02:46:00",
+        "03:16:00",
+    );
+    carols.state = GrantState::Revoked;
+    carols.revoked_by = Some("alice".into());
+    carols.revoke_reason = Some("bob has it".into());
+    carols.ended_at = Some(t("02:52:00"));
+    app.grants.insert(carols.id.clone(), carols);
+    app
+}
+
+#[test]
+fn metrics_pane_marks_everyones_access_for_a_lead() {
+    snap_sized("metrics_lead_marks", |w, h| metrics_lead(w, h, true));
+    let text = |lead| {
+        render(&metrics_lead(160, 45, lead), &Theme::default(), 160, 45)
+            .backend()
+            .to_string()
+    };
+    let lead = text(true);
+    for label in [
+        "▲ granted",
+        "▲ carol: granted",
+        "■ carol: revoked",
+        "▲ bob: granted",
+    ] {
+        assert!(lead.contains(label), "{label}: {lead}");
+    }
+    // Not a lead: the same grants, only alice's own mark.
+    let engineer = text(false);
+    assert!(engineer.contains("▲ granted"));
+    assert!(!engineer.contains("carol:") && !engineer.contains("bob:"));
 }
 
 /// payments over the last hour, with alice's access to it: a grant from
