@@ -12,7 +12,8 @@ pub struct SimRng {
 }
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// The URL-safe base64 alphabet (RFC 4648 section 5).
+pub const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 impl SimRng {
     pub fn new(seed: u64) -> Self {
@@ -57,10 +58,6 @@ impl SimRng {
         let u1 = 1.0 - self.unit(); // (0, 1]: ln stays finite
         let u2 = self.unit();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-
-    pub fn base62(&mut self, len: usize) -> String {
-        (0..len).map(|_| *self.pick(BASE62) as char).collect()
     }
 
     /// Base62 with at least one digit, one upper and one lower case letter,

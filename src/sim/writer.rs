@@ -72,16 +72,11 @@ impl LogWriter {
         span: Duration,
     ) -> Result<(), SimError> {
         let mut at = -span.as_secs_f64();
-        let mut lines = Vec::new();
         let mut buf = String::with_capacity(BACKFILL_CHUNK + 4096);
         while at < 0.0 {
             let state = self.timeline.state(self.service, at);
             let stamp = started_at + chrono::Duration::microseconds((at * 1e6) as i64);
-            self.generator.next_lines(stamp, &state, &mut lines);
-            for line in lines.drain(..) {
-                buf.push_str(&line);
-                buf.push('\n');
-            }
+            self.generator.write_lines(stamp, &state, &mut buf);
             if buf.len() >= BACKFILL_CHUNK {
                 self.file.append(buf.as_bytes()).await?;
                 buf.clear();
@@ -101,7 +96,6 @@ impl LogWriter {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last = started.elapsed().as_secs_f64();
         let mut broken = false;
-        let mut lines = Vec::new();
         let mut buf = String::new();
         loop {
             tick.tick().await;
@@ -121,11 +115,7 @@ impl LogWriter {
             for u in offsets {
                 let ago = (1.0 - u) * dt;
                 let stamp = wall - chrono::Duration::microseconds((ago * 1e6) as i64);
-                self.generator.next_lines(stamp, &state, &mut lines);
-                for line in lines.drain(..) {
-                    buf.push_str(&line);
-                    buf.push('\n');
-                }
+                self.generator.write_lines(stamp, &state, &mut buf);
             }
             if buf.is_empty() {
                 continue;

@@ -13,5 +13,8 @@ pub mod tail;
 pub mod timestamp;
 
 pub use level::{Level, parse_level};
-pub use tail::{FileTail, Glob, MultiTail, Since, TailError, TailLine, TailOptions, expand_glob};
+pub use tail::{
+    CutLine, FileTail, Glob, LineSplitter, MultiTail, Since, TailError, TailLine, TailOptions,
+    expand_glob,
+};
 pub use timestamp::{SinceFilter, parse_timestamp};

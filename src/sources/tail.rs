@@ -256,9 +256,14 @@ pub(crate) struct Resume {
     recent: Recent,
 }
 
-/// Cuts bytes into lines, holding the unfinished one.
+/// Cuts bytes into lines, holding the unfinished one, as this module's
+/// guarantees say: no line ending, a trailing `\r` dropped, a line longer
+/// than the limit cut on a character boundary and marked
+/// ` …[truncated N bytes]` without buffering the rest. A followed file is
+/// read with one; so is any other byte stream of lines (a `command` log
+/// source's stdout).
 #[derive(Debug, Default)]
-struct Splitter {
+pub struct LineSplitter {
     /// The unfinished line, at most `max_line_bytes`.
     line: Vec<u8>,
     /// Bytes of the unfinished line beyond `max_line_bytes`, not kept.
@@ -267,39 +272,54 @@ struct Splitter {
     last_cr: bool,
 }
 
-/// What every line cut from one file shares.
-struct LineCtx<'a> {
-    path: &'a Arc<Path>,
-    max: usize,
-    history_end: u64,
+/// One line cut by a [`LineSplitter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CutLine {
+    /// Invalid UTF-8 replaced by U+FFFD.
+    pub text: String,
+    /// `text` ends with the ` …[truncated N bytes]` marker.
+    pub truncated: bool,
 }
 
-impl Splitter {
-    /// Cuts `chunk`, which starts at byte `offset` of the file.
-    fn feed(&mut self, chunk: &[u8], offset: u64, ctx: &LineCtx<'_>, out: &mut VecDeque<TailLine>) {
+impl LineSplitter {
+    /// Cuts `chunk`, the next bytes of the stream, keeping at most `max`
+    /// bytes of each line: `line(cut, end)` for each line it completes,
+    /// `end` being the index in `chunk` just past that line's `\n`.
+    pub fn feed(&mut self, chunk: &[u8], max: usize, mut line: impl FnMut(CutLine, usize)) {
         let mut rest = chunk;
-        let mut offset = offset;
+        let mut end = 0;
         while let Some(nl) = rest.iter().position(|&c| c == b'\n') {
-            let end = offset + nl as u64 + 1;
-            let history = end <= ctx.history_end;
+            end += nl + 1;
             let segment = &rest[..nl];
-            if self.line.is_empty() && self.dropped == 0 && segment.len() <= ctx.max {
+            if self.is_empty() && segment.len() <= max {
                 // The common case: a whole line inside the chunk.
                 let segment = segment.strip_suffix(b"\r").unwrap_or(segment);
-                out.push_back(TailLine {
-                    text: String::from_utf8_lossy(segment).into_owned(),
-                    truncated: false,
-                    history,
-                    path: ctx.path.clone(),
-                });
+                let text = String::from_utf8_lossy(segment).into_owned();
+                line(
+                    CutLine {
+                        text,
+                        truncated: false,
+                    },
+                    end,
+                );
             } else {
-                self.push(segment, ctx.max);
-                out.push_back(self.take(history, ctx.path));
+                self.push(segment, max);
+                line(self.take(), end);
             }
             rest = &rest[nl + 1..];
-            offset = end;
         }
-        self.push(rest, ctx.max);
+        self.push(rest, max);
+    }
+
+    /// The unfinished line, if any, as a line of its own (the stream ended
+    /// or moved to another file), leaving the splitter empty.
+    pub fn finish(&mut self) -> Option<CutLine> {
+        (!self.is_empty()).then(|| self.take())
+    }
+
+    /// Whether no unfinished line is held.
+    pub fn is_empty(&self) -> bool {
+        self.line.is_empty() && self.dropped == 0
     }
 
     fn push(&mut self, data: &[u8], max: usize) {
@@ -313,7 +333,7 @@ impl Splitter {
     }
 
     /// The unfinished line as a line, leaving the splitter empty.
-    fn take(&mut self, history: bool, path: &Arc<Path>) -> TailLine {
+    fn take(&mut self) -> CutLine {
         if self.last_cr {
             // Once a line is full every later byte is dropped, so the `\r`
             // is the last kept byte only when nothing was dropped.
@@ -342,16 +362,7 @@ impl Splitter {
         self.line.clear();
         self.dropped = 0;
         self.last_cr = false;
-        TailLine {
-            text,
-            truncated,
-            history,
-            path: path.clone(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.line.is_empty() && self.dropped == 0
+        CutLine { text, truncated }
     }
 }
 
@@ -365,7 +376,7 @@ struct OpenFile {
     /// Lines ending at or before this offset are history.
     history_end: u64,
     recent: Recent,
-    split: Splitter,
+    split: LineSplitter,
 }
 
 impl OpenFile {
@@ -377,7 +388,7 @@ impl OpenFile {
             pos,
             history_end,
             recent,
-            split: Splitter::default(),
+            split: LineSplitter::default(),
         })
     }
 
@@ -407,12 +418,15 @@ impl OpenFile {
                 Err(e) => return Err(e),
             };
             let chunk = &buf[..n];
-            let ctx = LineCtx {
-                path,
-                max: max_line,
-                history_end: self.history_end,
-            };
-            self.split.feed(chunk, self.pos, &ctx, out);
+            let (pos, history_end) = (self.pos, self.history_end);
+            self.split.feed(chunk, max_line, |cut, end| {
+                out.push_back(TailLine {
+                    text: cut.text,
+                    truncated: cut.truncated,
+                    history: pos + end as u64 <= history_end,
+                    path: path.clone(),
+                });
+            });
             self.recent.push(chunk);
             self.pos += n as u64;
             *budget -= n;
@@ -436,9 +450,13 @@ impl OpenFile {
 
     /// Delivers a held partial line as a line of its own.
     fn flush(&mut self, path: &Arc<Path>, out: &mut VecDeque<TailLine>) {
-        if !self.split.is_empty() {
-            let history = self.pos <= self.history_end;
-            out.push_back(self.split.take(history, path));
+        if let Some(cut) = self.split.finish() {
+            out.push_back(TailLine {
+                text: cut.text,
+                truncated: cut.truncated,
+                history: self.pos <= self.history_end,
+                path: path.clone(),
+            });
         }
     }
 

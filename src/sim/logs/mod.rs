@@ -61,15 +61,19 @@ impl LogGen {
         self.service
     }
 
-    /// Appends the lines of one log event written at `now`: usually one,
-    /// several for a stack trace.
-    pub fn next_lines(&mut self, now: DateTime<Utc>, state: &ServiceState, out: &mut Vec<String>) {
+    /// Appends the lines of one log event written at `now` to `out`, each
+    /// ending in a newline, as they go to the file: usually one, several
+    /// for a stack trace.
+    pub fn write_lines(&mut self, now: DateTime<Utc>, state: &ServiceState, out: &mut String) {
         let mut records = Vec::new();
         self.next_records(now, state, &mut records);
-        out.extend(records.into_iter().map(|r| r.text));
+        for r in records {
+            out.push_str(&r.text);
+            out.push('\n');
+        }
     }
 
-    /// [`LogGen::next_lines`] with what each line was meant to be.
+    /// The lines of [`LogGen::write_lines`] with what each was meant to be.
     pub fn next_records(
         &mut self,
         now: DateTime<Utc>,

@@ -1,7 +1,7 @@
 //! Secrets the gateway must redact, and the harmless values that look
 //! like them and must stay, as real services happen to log them.
 
-use crate::sim::rng::SimRng;
+use crate::sim::rng::{BASE64URL, SimRng};
 
 /// Cards every payments team has seen in its logs.
 const TEST_CARDS: &[&str] = &[
@@ -153,7 +153,6 @@ pub fn trace_id(rng: &mut SimRng) -> String {
 
 /// Unpadded base64url, as JWTs use.
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -161,7 +160,7 @@ fn base64url(bytes: &[u8]) -> String {
             .enumerate()
             .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
         for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            out.push(BASE64URL[(n >> (18 - 6 * i) & 63) as usize] as char);
         }
     }
     out

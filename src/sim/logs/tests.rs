@@ -159,14 +159,14 @@ fn search_writes_stack_traces_with_a_cause() {
     let mut state = timeline.state(Service::Search, 0.0);
     // Errors on every event: what matters here is their shape.
     state.error_ratio = 1.0;
-    let mut out = Vec::new();
+    let mut out = String::new();
     for _ in 0..50 {
-        generator.next_lines(start(), &state, &mut out);
+        generator.write_lines(start(), &state, &mut out);
     }
-    assert!(out.iter().any(|l| l.starts_with("\tat com.shop.search.")));
-    assert!(out.iter().any(|l| l.starts_with("Caused by: ")));
+    assert!(out.lines().any(|l| l.starts_with("\tat com.shop.search.")));
+    assert!(out.lines().any(|l| l.starts_with("Caused by: ")));
     assert!(
-        out.iter()
+        out.lines()
             .any(|l| l.contains(" [ERROR] c.s.SearchService - query failed"))
     );
 }

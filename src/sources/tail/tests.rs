@@ -765,13 +765,11 @@ proptest! {
         let bytes = text.as_bytes();
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
         cuts.sort();
-        let path: Arc<Path> = Arc::from(Path::new("/x"));
-        let ctx = LineCtx { path: &path, max: 1 << 20, history_end: 0 };
-        let mut split = Splitter::default();
+        let mut split = LineSplitter::default();
         let mut out = VecDeque::new();
         let mut at = 0;
         for cut in cuts.into_iter().chain([bytes.len()]) {
-            split.feed(&bytes[at..cut], at as u64, &ctx, &mut out);
+            split.feed(&bytes[at..cut], 1 << 20, |l, _| out.push_back(l));
             at = cut;
         }
         let got: Vec<String> = out.into_iter().map(|l| l.text).collect();
@@ -793,12 +791,10 @@ proptest! {
         let full = format!("{line}\n");
         let bytes = full.as_bytes();
         let cut = cut.min(bytes.len());
-        let path: Arc<Path> = Arc::from(Path::new("/x"));
-        let ctx = LineCtx { path: &path, max, history_end: 0 };
-        let mut split = Splitter::default();
+        let mut split = LineSplitter::default();
         let mut out = VecDeque::new();
-        split.feed(&bytes[..cut], 0, &ctx, &mut out);
-        split.feed(&bytes[cut..], cut as u64, &ctx, &mut out);
+        split.feed(&bytes[..cut], max, |l, _| out.push_back(l));
+        split.feed(&bytes[cut..], max, |l, _| out.push_back(l));
         prop_assert_eq!(out.len(), 1);
         let got = &out[0];
         if line.len() <= max {
