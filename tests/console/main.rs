@@ -6,19 +6,24 @@
 mod support;
 mod tmux;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use breakglass::protocol::{AccessRequest, Grant, Op};
+use breakglass::protocol::{AccessRequest, Op};
 use support::{BIN, Gateway, ask};
 use tmux::Tmux;
 
 /// Runs the console as `user` against `gw` in a fresh tmux session.
 fn console(gw: &Gateway, user: &str, extra: &str, dir: &Path) -> Tmux {
+    console_with_env(gw, user, "", extra, dir)
+}
+
+/// The same, with more `NAME=value` words for its environment.
+fn console_with_env(gw: &Gateway, user: &str, env: &str, extra: &str, dir: &Path) -> Tmux {
     let token_file = dir.join(format!("{user}.token"));
     std::fs::write(&token_file, gw.token(user)).unwrap();
     let cmd = format!(
-        "env BREAKGLASS_CONFIG_DIR={cfg} BREAKGLASS_DATA_DIR={data} BREAKGLASS_LOG_FILE={log} {BIN} --gateway {url} --token-file {tok} {extra}",
+        "env {env} BREAKGLASS_CONFIG_DIR={cfg} BREAKGLASS_DATA_DIR={data} BREAKGLASS_LOG_FILE={log} {BIN} --gateway {url} --token-file {tok} {extra}",
         cfg = dir.join("cfg").display(),
         data = dir.join("data").display(),
         log = dir.join(format!("{user}-console.log")).display(),
@@ -26,6 +31,11 @@ fn console(gw: &Gateway, user: &str, extra: &str, dir: &Path) -> Tmux {
         tok = token_file.display(),
     );
     Tmux::start(&cmd, 120, 32)
+}
+
+/// The journal of `user`'s console run by [`console`] in `dir`.
+fn console_journal(dir: &Path, user: &str) -> PathBuf {
+    support::journal_of(&dir.join("data").join("journal"), user)
 }
 
 #[tokio::test]
@@ -48,14 +58,7 @@ async fn alice_files_a_request_and_watches_bob_approve_it_and_the_countdown_fall
     });
 
     let bob = gw.connect("bob").await;
-    let mut reply = bob
-        .call(Op::RequestList {
-            state: None,
-            mine: false,
-        })
-        .await
-        .unwrap();
-    let requests: Vec<AccessRequest> = reply.take("requests").unwrap();
+    let requests = support::list_requests(&bob, false).await;
     let filed = requests
         .iter()
         .find(|r| r.requester == "alice" && r.service == "payments")
@@ -101,12 +104,7 @@ async fn bob_sees_the_queue_badge_and_approves_with_two_keys() {
     screen_of_bob.wait_for("the queue to empty", |s| !s.contains("Queue (1)"));
     // Bob's approval went through his journal first and reached the
     // gateway's chain from there.
-    let journal_root = dir.path().join("data").join("journal");
-    let bob_dir = std::fs::read_dir(&journal_root)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("bob@"))
-        .expect("bob's console journal");
+    let bob_dir = console_journal(dir.path(), "bob");
     let journaled = breakglass::audit::journal::read_dir_chain(&bob_dir).unwrap();
     let approval = journaled
         .iter()
@@ -117,11 +115,7 @@ async fn bob_sees_the_queue_badge_and_approves_with_two_keys() {
         "{}",
         approval.origin
     );
-    let mut reply = alice
-        .call(Op::GrantList { active_only: true })
-        .await
-        .unwrap();
-    let grants: Vec<Grant> = reply.take("grants").unwrap();
+    let grants = support::list_grants(&alice, true).await;
     assert!(
         grants.iter().any(|g| g.request_id == request.id),
         "bob's two keys did not grant alice's request"
@@ -158,21 +152,8 @@ async fn a_grant_revoked_by_the_lead_disappears_from_alices_console() {
 #[tokio::test]
 async fn losing_the_gateway_shows_at_once_and_the_console_comes_back_by_itself() {
     let data = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let start = || {
-        Gateway::spawn_args(&[
-            "gateway",
-            "--dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--json",
-            "--data-dir",
-            data.path().to_str().unwrap(),
-        ])
-    };
+    let port = support::free_port();
+    let start = || Gateway::dev_at(port, data.path(), &[]);
     let mut gw = start();
     let dir = tempfile::tempdir().unwrap();
     let alice = gw.connect("alice").await;
@@ -218,14 +199,13 @@ async fn the_logs_pane_shows_redacted_lines_finds_them_pauses_and_says_when_the_
     let file = logs.join("search.log");
     std::fs::write(&file, "").unwrap();
     let gw = support::config_gateway(
-        tmp.path(),
         &format!(
             "[services.search.logs]\nfile = {:?}\n",
             file.to_str().unwrap()
         ),
         &["alice"],
     );
-    // search is approved at once for alice (on call); 15 s to watch it end.
+    // search is approved at once for alice (on call); 20 s to watch it end.
     let alice = gw.connect("alice").await;
     alice.call(ask("search", 20)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -281,14 +261,11 @@ async fn the_metrics_pane_charts_the_simulated_service_and_freezes_when_the_gran
     let alice = gw.connect("alice").await;
     // search is approved at once for alice; 25 s to see charts and the end.
     alice
-        .call(Op::RequestCreate {
-            service: "search".into(),
-            capabilities: vec![breakglass::protocol::Capability::MetricsRead],
-            duration_s: 25,
-            reason: "INC-8 search latency".into(),
-            ticket: None,
-            break_glass: false,
-        })
+        .call(support::ask_for(
+            "search",
+            breakglass::protocol::Capability::MetricsRead,
+            25,
+        ))
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -304,8 +281,121 @@ async fn the_metrics_pane_charts_the_simulated_service_and_freezes_when_the_gran
     assert!(shown.contains("refreshed"), "{shown}");
     screen.keys(&["["]);
     screen.wait_text("[5m]");
-    std::thread::sleep(Duration::from_secs(12));
-    screen.wait_for("the expiry banner", |s| {
+    // The grant runs out 25 s after it was made, however long the charts
+    // took to show.
+    screen.wait_for_up_to(Duration::from_secs(40), "the expiry banner", |s| {
         s.contains("grant expired") && s.contains("r asks for metrics:read again")
     });
+}
+
+/// The entries of the gateway's chain that record `hash`, a client
+/// journal entry's.
+async fn gateway_records_of(gw: &Gateway, hash: &str) -> Vec<u64> {
+    gw.chain()
+        .await
+        .iter()
+        .filter(|e| e.detail["client"]["hash"] == hash)
+        .map(|e| e.seq)
+        .collect()
+}
+
+/// Waits (20 s at most) until the gateway's chain records `hash`.
+async fn until_recorded(gw: &Gateway, hash: &str, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while gateway_records_of(gw, hash).await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never reached the gateway"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) S …`: the state follows the last `)`.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[tokio::test]
+async fn a_console_killed_between_journaling_an_action_and_sending_it_loses_nothing_and_sends_it_once()
+ {
+    let gw = Gateway::dev();
+    let alice = gw.connect("alice").await;
+    let mut reply = alice.call(ask("payments", 900)).await.unwrap();
+    let request: AccessRequest = reply.take("request").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    // Bob's console stops itself the moment his approval is fsynced to his
+    // journal, before the op or the entry leave it; then it is killed -9.
+    let bob = console_with_env(
+        &gw,
+        "bob",
+        "BREAKGLASS_FAILPOINT=journaled:request.approve",
+        "",
+        dir.path(),
+    );
+    bob.wait_text("Queue (1)");
+    bob.keys(&["a"]);
+    bob.wait_text("approve");
+    bob.keys(&["a"]);
+    let bob_dir = console_journal(dir.path(), "bob");
+    let journaled = |action: &str| -> Vec<breakglass::protocol::AuditEntry> {
+        breakglass::audit::journal::read_dir_chain(&bob_dir)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == action && e.target == request.id)
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while journaled("request.approve").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the approval never reached bob's journal:\n{}",
+            bob.screen()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let approval = journaled("request.approve").remove(0);
+    // The console hangs at the failpoint: alive, and nothing sent.
+    let pid = bob.pane_pid();
+    assert!(matches!(process_state(pid), Some('S' | 'R')));
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    bob.wait_for("the console to die", |_| bob.pane_dead());
+    drop(bob);
+
+    // Nothing was sent: the request still waits, the gateway has no record.
+    let mine = support::list_requests(&alice, true).await;
+    let still = mine.iter().find(|r| r.id == request.id).unwrap();
+    assert_eq!(
+        still.state,
+        breakglass::protocol::RequestState::Pending,
+        "an op killed before it was sent took effect"
+    );
+    assert!(gateway_records_of(&gw, &approval.hash).await.is_empty());
+
+    // Bob starts his console again: the journal's outbox delivers the
+    // approval's entry, once. The approval itself was never acknowledged,
+    // so the request is still in his queue and he approves it again.
+    let bob = console(&gw, "bob", "", dir.path());
+    bob.wait_text("Queue (1)");
+    until_recorded(&gw, &approval.hash, "the journaled approval").await;
+    bob.keys(&["a"]);
+    bob.wait_text("approve");
+    bob.keys(&["a"]);
+    bob.wait_for("the queue to empty", |s| !s.contains("Queue (1)"));
+    let approvals = journaled("request.approve");
+    assert_eq!(approvals.len(), 2, "{approvals:#?}");
+    let second = &approvals[1];
+    until_recorded(&gw, &second.hash, "the second approval's entry").await;
+    // Delivered in order and exactly once, across the kill and the restart.
+    let first_at = gateway_records_of(&gw, &approval.hash).await;
+    let second_at = gateway_records_of(&gw, &second.hash).await;
+    assert_eq!(
+        first_at.len(),
+        1,
+        "the killed console's entry was recorded {first_at:?}"
+    );
+    assert_eq!(second_at.len(), 1);
+    assert!(first_at[0] < second_at[0]);
 }

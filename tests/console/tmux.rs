@@ -66,14 +66,25 @@ impl Tmux {
     /// Waits until the screen satisfies `pred`; panics with the screen if it
     /// never does. Generous limits: this is not a timing test.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_for_up_to(Duration::from_secs(20), what, pred)
+    }
+
+    /// The same for something that comes later than 20 s may allow (a
+    /// grant running out).
+    pub fn wait_for_up_to(
+        &self,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + limit;
         loop {
             let screen = self.screen();
             if pred(&screen) {
                 return screen;
             }
             if Instant::now() > deadline {
-                panic!("waited 20 s for {what}; the screen shows:\n{screen}");
+                panic!("waited {limit:?} for {what}; the screen shows:\n{screen}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -81,6 +92,16 @@ impl Tmux {
 
     pub fn wait_text(&self, text: &str) -> String {
         self.wait_for(&format!("`{text}`"), |s| s.contains(text))
+    }
+
+    /// The pid of the program in the pane (the console itself, when the
+    /// command `exec`s it, as `env` does).
+    pub fn pane_pid(&self) -> i32 {
+        let out = tmux(&["display-message", "-p", "-t", &self.name, "#{pane_pid}"]);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("tmux names the pane's pid")
     }
 
     pub fn pane_dead(&self) -> bool {

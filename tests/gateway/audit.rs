@@ -6,35 +6,22 @@
 use std::path::{Path, PathBuf};
 
 use breakglass::audit::journal;
-use breakglass::protocol::{AuditEntry, Op};
+use breakglass::protocol::AuditEntry;
 use sqlx::Connection as _;
 
 use crate::support::*;
 
+/// The journal of `user`'s CLI runs against `gw`.
 fn journal_dir(gw: &Gateway, user: &str) -> PathBuf {
-    let base = gw.data_dir.join("cli-data").join("journal");
-    std::fs::read_dir(&base)
-        .unwrap_or_else(|e| panic!("no journals under {}: {e}", base.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&format!("{user}@"))
-        })
-        .unwrap_or_else(|| panic!("no journal for {user}"))
+    journal_of(&gw.data_dir.join("cli-data").join("journal"), user)
 }
 
-async fn gateway_chain(gw: &Gateway) -> Vec<AuditEntry> {
-    let carol = gw.connect("carol").await;
-    let mut reply = carol
-        .call(Op::AuditRange {
-            from_seq: 1,
-            limit: 10_000,
-        })
-        .await
-        .unwrap();
-    reply.take("entries").unwrap()
+/// What alice's journal in `dir` still has to send.
+fn undelivered(dir: &Path) -> Vec<AuditEntry> {
+    journal::Journal::open(dir, "alice", "t")
+        .unwrap()
+        .undelivered()
+        .unwrap()
 }
 
 fn request_args(reason: &str) -> Vec<String> {
@@ -53,15 +40,10 @@ fn request_args(reason: &str) -> Vec<String> {
     .collect()
 }
 
-fn cli(gw: &Gateway, user: &str, args: &[String]) -> (i32, String, String) {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    gw.cli(user, &refs)
-}
-
 #[tokio::test]
 async fn a_cli_action_is_journaled_locally_and_lands_in_the_gateway_chain_with_its_hash() {
     let gw = Gateway::dev();
-    let (code, _, err) = cli(&gw, "alice", &request_args("INC-5 declines"));
+    let (code, _, err) = gw.cli("alice", &request_args("INC-5 declines"));
     assert_eq!(code, 0, "{err}");
     let dir = journal_dir(&gw, "alice");
     let local = journal::read_dir_chain(&dir).unwrap();
@@ -71,7 +53,7 @@ async fn a_cli_action_is_journaled_locally_and_lands_in_the_gateway_chain_with_i
         .expect("journaled");
     assert_eq!(mine.detail["reason"], "INC-5 declines");
     assert!(mine.origin.starts_with("cli:"), "{}", mine.origin);
-    let chain = gateway_chain(&gw).await;
+    let chain = gw.chain().await;
     let recorded = chain
         .iter()
         .find(|e| e.detail["client"]["hash"] == mine.hash.as_str())
@@ -91,23 +73,29 @@ async fn a_cli_action_is_journaled_locally_and_lands_in_the_gateway_chain_with_i
 #[tokio::test]
 async fn a_resent_journal_entry_is_recorded_once() {
     let gw = Gateway::dev();
-    cli(&gw, "alice", &request_args("first"));
+    gw.cli("alice", &request_args("first"));
     let dir = journal_dir(&gw, "alice");
     let j = journal::Journal::open(&dir, "alice", "t").unwrap();
     // Forget the delivery, as if the CLI died before saving the reply.
     j.mark_delivered(&journal::Cursor::default()).unwrap();
     let (code, _, err) = gw.cli("alice", &["grants"]);
     assert_eq!(code, 0, "{err}");
-    let chain = gateway_chain(&gw).await;
-    for local in journal::read_dir_chain(&dir).unwrap() {
+    each_recorded_once(&gw, &journal::read_dir_chain(&dir).unwrap()).await;
+}
+
+/// Every entry of `local` (a client journal) is in the gateway's chain
+/// exactly once.
+async fn each_recorded_once(gw: &Gateway, local: &[AuditEntry]) {
+    let chain = gw.chain().await;
+    for entry in local {
         let copies = chain
             .iter()
-            .filter(|e| e.detail["client"]["hash"] == local.hash.as_str())
+            .filter(|c| c.detail["client"]["hash"] == entry.hash.as_str())
             .count();
         assert_eq!(
             copies, 1,
             "journal entry {} recorded {copies} times",
-            local.seq
+            entry.seq
         );
     }
 }
@@ -125,7 +113,7 @@ fn write_journal(path: &Path, entries: &[AuditEntry]) {
 async fn audit_verify_names_the_first_bad_entry_of_a_tampered_journal() {
     let gw = Gateway::dev();
     for i in 0..4 {
-        cli(&gw, "alice", &request_args(&format!("reason {i}")));
+        gw.cli("alice", &request_args(&format!("reason {i}")));
     }
     let dir = journal_dir(&gw, "alice");
     let entries = journal::read_dir_chain(&dir).unwrap();
@@ -168,7 +156,7 @@ async fn raw_db(gw: &Gateway) -> sqlx::SqliteConnection {
 async fn the_gateway_chain_verifies_remotely_and_an_edited_entry_is_named() {
     let gw = Gateway::dev();
     for i in 0..3 {
-        cli(&gw, "alice", &request_args(&format!("r{i}")));
+        gw.cli("alice", &request_args(&format!("r{i}")));
     }
     let (code, out, err) = gw.cli("carol", &["audit", "verify", "--remote"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -190,7 +178,7 @@ async fn the_gateway_chain_verifies_remotely_and_an_edited_entry_is_named() {
 async fn a_cut_off_tail_of_the_gateway_chain_is_caught_by_its_signed_checkpoint() {
     let gw = Gateway::dev();
     for i in 0..3 {
-        cli(&gw, "alice", &request_args(&format!("r{i}")));
+        gw.cli("alice", &request_args(&format!("r{i}")));
     }
     // A checkpoint now covers the whole chain.
     let (code, _, err) = gw.cli("carol", &["audit", "verify", "--remote"]);
@@ -215,13 +203,13 @@ async fn a_cut_off_tail_of_the_gateway_chain_is_caught_by_its_signed_checkpoint(
 async fn a_rehashed_forgery_without_the_key_is_caught() {
     let gw = Gateway::dev();
     for i in 0..3 {
-        cli(&gw, "alice", &request_args(&format!("r{i}")));
+        gw.cli("alice", &request_args(&format!("r{i}")));
     }
     let (code, _, err) = gw.cli("carol", &["audit", "verify", "--remote"]);
     assert_eq!(code, 0, "{err}");
     // Rewrite entry 2 and reseal everything after it: a valid chain, but
     // not the one the gateway signed.
-    let chain = gateway_chain(&gw).await;
+    let chain = gw.chain().await;
     let mut forged = chain.clone();
     forged[1].actor = "mallory".into();
     let mut prev = forged[0].hash.clone();
@@ -266,12 +254,12 @@ async fn the_incident_export_is_a_markdown_timeline_with_the_verdict_on_top() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let (code, out, err) = cli(&gw, "alice", &args);
+    let (code, out, err) = gw.cli("alice", &args);
     assert_eq!(code, 0, "{err}");
     let id = out.split_whitespace().next().unwrap().to_string();
     let (code, _, err) = gw.cli("bob", &["approve", &id, "--comment", "go ahead"]);
     assert_eq!(code, 0, "{err}");
-    cli(&gw, "erin", &request_args("unrelated"));
+    gw.cli("erin", &request_args("unrelated"));
     let (code, md, err) = gw.cli(
         "carol",
         &["audit", "export", "--ticket", "INC-77", "--format", "md"],
@@ -298,26 +286,10 @@ async fn the_incident_export_is_a_markdown_timeline_with_the_verdict_on_top() {
 async fn actions_journaled_while_the_gateway_was_down_arrive_once_and_in_order() {
     let data = tempfile::tempdir().unwrap();
     // The same gateway (same address) before and after the outage.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let start = || {
-        Gateway::spawn_args(&[
-            "gateway",
-            "--dev",
-            "--listen",
-            &listen,
-            "--json",
-            "--data-dir",
-            data.path().to_str().unwrap(),
-        ])
-        .in_dir(data.path())
-    };
+    let port = free_port();
+    let start = || Gateway::dev_at(port, data.path(), &[]);
     let mut gw = start();
-    cli(&gw, "alice", &request_args("before the outage"));
+    gw.cli("alice", &request_args("before the outage"));
     let dir = journal_dir(&gw, "alice");
     gw.kill();
     // While the gateway is down, the person's actions go to the journal only.
@@ -333,15 +305,12 @@ async fn actions_journaled_while_the_gateway_was_down_arrive_once_and_in_order()
             .unwrap();
         }
     }
-    let queued: Vec<AuditEntry> = journal::Journal::open(&dir, "alice", "t")
-        .unwrap()
-        .undelivered()
-        .unwrap();
+    let queued = undelivered(&dir);
     assert_eq!(queued.len(), 5);
     let gw = start();
     let (code, _, err) = gw.cli("alice", &["grants"]);
     assert_eq!(code, 0, "{err}");
-    let chain = gateway_chain(&gw).await;
+    let chain = gw.chain().await;
     let arrived: Vec<&AuditEntry> = chain.iter().filter(|e| e.action == "logs.copy").collect();
     assert_eq!(arrived.len(), 5, "each queued entry exactly once");
     let order: Vec<u64> = arrived
@@ -353,45 +322,100 @@ async fn actions_journaled_while_the_gateway_was_down_arrive_once_and_in_order()
         vec![0, 1, 2, 3, 4],
         "in the order they were journaled"
     );
-    assert!(
-        journal::Journal::open(&dir, "alice", "t")
-            .unwrap()
-            .undelivered()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(undelivered(&dir).is_empty());
     // A later command sends nothing twice.
     gw.cli("alice", &["grants"]);
-    let again = gateway_chain(&gw).await;
+    let again = gw.chain().await;
     assert_eq!(again.iter().filter(|e| e.action == "logs.copy").count(), 5);
 }
 
 #[tokio::test]
 async fn a_cli_whose_journal_cannot_be_written_refuses_to_act() {
     let gw = Gateway::dev();
-    cli(&gw, "alice", &request_args("first"));
+    gw.cli("alice", &request_args("first"));
     let dir = journal_dir(&gw, "alice");
     // The live journal file replaced by a directory: every append fails.
     let live = dir.join("journal.jsonl");
     std::fs::remove_file(&live).unwrap();
     std::fs::create_dir(&live).unwrap();
-    let (code, _, err) = cli(&gw, "alice", &request_args("second"));
+    let (code, _, err) = gw.cli("alice", &request_args("second"));
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("will not act unrecorded") || err.contains("journal"),
         "{err}"
     );
     let alice = gw.connect("alice").await;
-    let mut reply = alice
-        .call(Op::RequestList {
-            state: None,
-            mine: true,
-        })
-        .await
-        .unwrap();
-    let requests: Vec<breakglass::protocol::AccessRequest> = reply.take("requests").unwrap();
+    let requests = list_requests(&alice, true).await;
     assert!(
         !requests.iter().any(|r| r.reason == "second"),
         "an unjournaled request reached the gateway"
     );
+}
+
+#[tokio::test]
+async fn a_gateway_killed_between_committing_a_record_and_replying_records_it_once() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The gateway hangs right after committing the first `audit.record`,
+    // before its reply leaves.
+    let mut gw = Gateway::dev_at(
+        port,
+        data.path(),
+        &[("BREAKGLASS_FAILPOINT", "committed:audit.record")],
+    );
+    let mut cli = gw
+        .cli_command("alice", &request_args("INC-5 card declines"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(d) = std::fs::read_dir(data.path().join("cli-data").join("journal"))
+                .ok()
+                .and_then(|rd| rd.filter_map(|e| e.ok()).next())
+            {
+                break d.path();
+            }
+            assert!(std::time::Instant::now() < deadline, "no journal appeared");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    // Wait for the commit to show in the chain (the other worker thread
+    // still answers reads), then kill -9 before any reply.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let first = loop {
+        let local = journal::read_dir_chain(&dir).unwrap_or_default();
+        let chain = gw.chain().await;
+        if let Some(e) = local.iter().find(|l| {
+            chain
+                .iter()
+                .any(|c| c.detail["client"]["hash"] == l.hash.as_str())
+        }) {
+            break e.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no audit.record was committed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    gw.kill();
+    let _ = cli.wait();
+    let unacknowledged = undelivered(&dir);
+    assert!(
+        unacknowledged.iter().any(|e| e.hash == first.hash),
+        "the client never heard back, so the entry must still be queued"
+    );
+
+    // Back up: the next CLI run resends the queue; the committed entry is
+    // answered from its stored reply, not recorded again.
+    let gw = Gateway::dev_at(port, data.path(), &[]);
+    let (code, _, err) = gw.cli("alice", &["grants"]);
+    assert_eq!(code, 0, "{err}");
+    let local = journal::read_dir_chain(&dir).unwrap();
+    assert!(local.iter().any(|e| e.hash == first.hash), "{local:#?}");
+    each_recorded_once(&gw, &local).await;
+    assert!(undelivered(&dir).is_empty());
 }

@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write as _};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,86 +25,9 @@ use crate::support::*;
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// The demo policy text, as a config-mode gateway starts from.
-const DEV_POLICY: &str = include_str!("../../assets/dev-policy.toml");
-
 /// Erin's table in the demo policy (removed to "delete" her).
 const ERIN_TABLE: &str =
     "[users.erin]\ndisplay_name = \"Erin (engineer, not on call)\"\ngroups = [\"engineers\"]\n";
-
-/// A config file (demo policy + `extra` policy tables + a `[gateway]` table)
-/// in a temporary directory whose `data` subdirectory is the data dir.
-struct ConfigDir {
-    _tmp: tempfile::TempDir,
-    config: PathBuf,
-    data: PathBuf,
-}
-
-impl ConfigDir {
-    fn new(extra_policy: &str, extra_gateway: &str) -> ConfigDir {
-        let tmp = tempfile::tempdir().unwrap();
-        let config = tmp.path().join("gateway.toml");
-        let data = tmp.path().join("data");
-        let cd = ConfigDir {
-            _tmp: tmp,
-            config,
-            data,
-        };
-        cd.write(&format!("{DEV_POLICY}\n{extra_policy}"), extra_gateway);
-        cd
-    }
-
-    /// (Re)writes the config with this policy text.
-    fn write(&self, policy: &str, extra_gateway: &str) {
-        let text = format!(
-            "{policy}\n[gateway]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\n{extra_gateway}\n",
-            self.data.to_str().unwrap()
-        );
-        std::fs::write(&self.config, text).unwrap();
-    }
-
-    fn start(&self) -> Gateway {
-        Gateway::with_config(&self.config, &self.data)
-    }
-
-    /// `breakglass gateway --config F token create --user U --json [--ttl T]`:
-    /// (token, token id).
-    fn mint(&self, user: &str, ttl: Option<&str>) -> (String, String) {
-        let mut args = vec![
-            "gateway",
-            "--config",
-            self.config.to_str().unwrap(),
-            "token",
-            "create",
-            "--user",
-            user,
-            "--json",
-        ];
-        if let Some(ttl) = ttl {
-            args.extend(["--ttl", ttl]);
-        }
-        let out = Command::new(BIN).args(&args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "token create for {user}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let doc: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("token create --json printed no JSON ({e})"));
-        (
-            doc["token"].as_str().unwrap().to_string(),
-            doc["id"].as_str().unwrap().to_string(),
-        )
-    }
-
-    /// Mints tokens for `users` and hands them to `gw` (for `gw.connect`).
-    fn mint_into(&self, gw: &mut Gateway, users: &[&str]) {
-        for user in users {
-            let (token, _) = self.mint(user, None);
-            gw.tokens.insert(user.to_string(), token);
-        }
-    }
-}
 
 /// Tries an upgrade with this `Authorization` header (or none); the HTTP
 /// status and body of a refusal, or `None` when the upgrade succeeded.
@@ -197,22 +119,6 @@ async fn created(conn: &Connection, op: Op) -> AccessRequest {
         .await
         .unwrap_or_else(|e| panic!("request.create: {e}"))
         .take("request")
-        .unwrap()
-}
-
-async fn list_requests(conn: &Connection, mine: bool) -> Vec<AccessRequest> {
-    conn.call(Op::RequestList { state: None, mine })
-        .await
-        .unwrap()
-        .take("requests")
-        .unwrap()
-}
-
-async fn list_grants(conn: &Connection) -> Vec<Grant> {
-    conn.call(Op::GrantList { active_only: false })
-        .await
-        .unwrap()
-        .take("grants")
         .unwrap()
 }
 
@@ -663,6 +569,14 @@ async fn healthz_is_ok_and_metrics_count_ops() {
         "{body}"
     );
     assert!(body.contains("breakglass_connections 1"), "{body}");
+    // An auto-approved grant is in force at once; a revoked one is not.
+    let mut reply = alice.call(ask("search", 600)).await.unwrap();
+    let request: breakglass::protocol::AccessRequest = reply.take("request").unwrap();
+    let (_, body) = http_get(&gw.http, "/metrics");
+    assert!(body.contains("breakglass_active_grants 1"), "{body}");
+    revoke(&alice, &request.grant_id.unwrap(), "done").await;
+    let (_, body) = http_get(&gw.http, "/metrics");
+    assert!(body.contains("breakglass_active_grants 0"), "{body}");
 }
 
 #[tokio::test]
@@ -942,7 +856,7 @@ async fn racing_approvals_and_a_deny_yield_one_consistent_outcome_and_never_a_gr
         .into_iter()
         .map(|r| (r.id.clone(), r))
         .collect();
-    let grants = list_grants(&carol).await;
+    let grants = list_grants(&carol, false).await;
     let chain = whole_chain(&carol).await;
     breakglass::audit::chain::verify(&chain).expect("the audit chain verifies");
     let count = |action: &str, target: &str| {

@@ -62,25 +62,6 @@ async fn approve(conn: &Connection, id: &str) -> Result<AccessRequest, ClientErr
     Ok(conn.call(approve_op(id)).await?.take("request").unwrap())
 }
 
-async fn requests(conn: &Connection) -> Vec<AccessRequest> {
-    conn.call(Op::RequestList {
-        state: None,
-        mine: false,
-    })
-    .await
-    .unwrap()
-    .take("requests")
-    .unwrap()
-}
-
-async fn grants(conn: &Connection, active_only: bool) -> Vec<Grant> {
-    conn.call(Op::GrantList { active_only })
-        .await
-        .unwrap()
-        .take("grants")
-        .unwrap()
-}
-
 fn logs_subscribe(service: &str) -> Op {
     Op::LogsSubscribe {
         service: service.into(),
@@ -202,13 +183,16 @@ async fn checkout_needs_bob_and_dave_before_alice_gets_a_grant() {
     .await
     .expect("alice hears of bob's approval");
     assert_eq!(request_event(&seen).unwrap().state, RequestState::Pending);
-    let listed = requests(&alice).await;
+    let listed = list_requests(&alice, false).await;
     let mine = listed.iter().find(|r| r.id == a.id).unwrap();
     assert_eq!(
         (mine.state, mine.approvals.len(), mine.approvals_required),
         (RequestState::Pending, 1, 2)
     );
-    assert!(grants(&alice, false).await.is_empty(), "a grant after 1/2");
+    assert!(
+        list_grants(&alice, false).await.is_empty(),
+        "a grant after 1/2"
+    );
 
     // bob counts once, and alice never approves her own request.
     assert_eq!(
@@ -234,17 +218,17 @@ async fn checkout_needs_bob_and_dave_before_alice_gets_a_grant() {
     assert_eq!(g.state, GrantState::Active);
     assert_eq!((g.user.as_str(), g.service.as_str()), ("alice", "checkout"));
     assert_eq!(g.expires_at - g.starts_at, chrono::Duration::seconds(600));
-    let active = grants(&alice, true).await;
+    let active = list_grants(&alice, true).await;
     assert_eq!(active.len(), 1);
     assert_eq!(active[0].id, gid);
 
     // erin's request was not touched by any of this.
-    let hers = requests(&erin).await;
+    let hers = list_requests(&erin, false).await;
     assert_eq!(hers.len(), 1);
     assert_eq!(hers[0].id, e.id);
     assert_eq!(hers[0].state, RequestState::Pending);
     assert!(hers[0].approvals.is_empty());
-    assert!(grants(&erin, false).await.is_empty());
+    assert!(list_grants(&erin, false).await.is_empty());
 }
 
 #[tokio::test]
@@ -266,7 +250,10 @@ async fn a_denied_request_tells_alice_who_denied_it_and_why() {
         ),
         ErrorCode::BadRequest
     );
-    assert_eq!(requests(&alice).await[0].state, RequestState::Pending);
+    assert_eq!(
+        list_requests(&alice, false).await[0].state,
+        RequestState::Pending
+    );
 
     let denied: AccessRequest = bob
         .call(Op::RequestDeny {
@@ -293,7 +280,7 @@ async fn a_denied_request_tells_alice_who_denied_it_and_why() {
         refusal(dave.call(approve_op(&r.id)).await),
         ErrorCode::Conflict
     );
-    assert!(grants(&alice, false).await.is_empty());
+    assert!(list_grants(&alice, false).await.is_empty());
     assert_eq!(
         refusal(alice.call(logs_subscribe("payments")).await),
         ErrorCode::Forbidden
@@ -316,7 +303,7 @@ async fn alice_can_cancel_her_pending_request_but_nobody_else_can() {
     // erin cannot even see it.
     assert_eq!(refusal(erin.call(cancel()).await), ErrorCode::NotFound);
     assert_eq!(
-        requests(&alice).await[0].state,
+        list_requests(&alice, false).await[0].state,
         RequestState::Pending,
         "someone else's cancel changed alice's request"
     );
@@ -329,7 +316,7 @@ async fn alice_can_cancel_her_pending_request_but_nobody_else_can() {
         refusal(bob.call(approve_op(&r.id)).await),
         ErrorCode::Conflict
     );
-    assert!(grants(&alice, false).await.is_empty());
+    assert!(list_grants(&alice, false).await.is_empty());
 }
 
 #[tokio::test]
@@ -342,7 +329,7 @@ async fn search_is_granted_at_once_to_alice_on_call_but_erin_waits_for_an_approv
     assert_eq!(a.state, RequestState::Approved);
     assert!(a.approvals.is_empty(), "nobody approved it: {a:?}");
     let gid = a.grant_id.clone().expect("a grant at once");
-    let held = grants(&alice, true).await;
+    let held = list_grants(&alice, true).await;
     assert_eq!(held.len(), 1);
     assert_eq!(
         (held[0].id.as_str(), held[0].state),
@@ -358,7 +345,7 @@ async fn search_is_granted_at_once_to_alice_on_call_but_erin_waits_for_an_approv
     let e = create(&erin, ask("search", 600)).await;
     assert_eq!(e.state, RequestState::Pending);
     assert_eq!(e.grant_id, None);
-    assert!(grants(&erin, false).await.is_empty());
+    assert!(list_grants(&erin, false).await.is_empty());
     assert_eq!(
         refusal(erin.call(logs_subscribe("search")).await),
         ErrorCode::Forbidden
@@ -378,7 +365,7 @@ async fn alice_breaks_glass_on_payments_carol_is_alerted_and_only_carol_reviews_
     assert!(r.break_glass);
     assert!(r.needs_review);
     let gid = r.grant_id.clone().expect("granted at once");
-    let g = grants(&alice, true).await;
+    let g = list_grants(&alice, true).await;
     assert_eq!(g.len(), 1);
     assert_eq!(g[0].id, gid);
     assert!(g[0].break_glass);
@@ -419,7 +406,7 @@ async fn alice_breaks_glass_on_payments_carol_is_alerted_and_only_carol_reviews_
         refusal(erin.call(break_glass("payments", 900)).await),
         ErrorCode::Forbidden
     );
-    assert!(grants(&erin, false).await.is_empty());
+    assert!(list_grants(&erin, false).await.is_empty());
 
     // The review is a lead's job.
     let review = |who: &str| Op::ReviewComplete {
@@ -439,7 +426,7 @@ async fn alice_breaks_glass_on_payments_carol_is_alerted_and_only_carol_reviews_
         .unwrap();
     assert!(!reviewed.needs_review);
     assert_eq!(reviewed.reviewed_by.as_deref(), Some("carol"));
-    let listed = requests(&carol).await;
+    let listed = list_requests(&carol, false).await;
     let now = listed.iter().find(|x| x.id == r.id).unwrap();
     assert!(!now.needs_review, "still in the review list after review");
     assert_eq!(
@@ -490,17 +477,21 @@ async fn erin_neither_sees_nor_hears_of_alice_requests_while_bob_and_carol_do() 
 
     // Lists: erin sees only her own; bob and carol see alice's.
     let mine = create(&erin, ask("payments", 600)).await;
-    let erin_list = requests(&erin).await;
+    let erin_list = list_requests(&erin, false).await;
     assert_eq!(
         erin_list.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
         vec![mine.id.as_str()]
     );
     assert!(
-        grants(&erin, false).await.is_empty(),
+        list_grants(&erin, false).await.is_empty(),
         "erin sees alice's grant"
     );
     for who in [&bob, &carol] {
-        let ids: Vec<String> = requests(who).await.into_iter().map(|x| x.id).collect();
+        let ids: Vec<String> = list_requests(who, false)
+            .await
+            .into_iter()
+            .map(|x| x.id)
+            .collect();
         assert!(
             ids.contains(&r.id),
             "{} cannot see alice's request",
@@ -511,7 +502,7 @@ async fn erin_neither_sees_nor_hears_of_alice_requests_while_bob_and_carol_do() 
             "{} cannot see erin's",
             who.user.name
         );
-        assert!(grants(who, false).await.iter().any(|g| g.id == gid));
+        assert!(list_grants(who, false).await.iter().any(|g| g.id == gid));
     }
 
     // Events: everything erin got up to her own request's event.
@@ -640,7 +631,7 @@ async fn a_two_second_grant_expires_on_its_own_and_access_ends_with_it() {
     let erin = gw.connect("erin").await;
     let r = create(&alice, ask("search", 2)).await;
     let gid = r.grant_id.clone().expect("auto-approved");
-    let grant = grants(&alice, true)
+    let grant = list_grants(&alice, true)
         .await
         .into_iter()
         .find(|g| g.id == gid)
@@ -691,10 +682,10 @@ async fn a_two_second_grant_expires_on_its_own_and_access_ends_with_it() {
     assert!(frame.at >= grant.expires_at, "{frame:?}");
 
     assert!(
-        grants(&alice, true).await.iter().all(|g| g.id != gid),
+        list_grants(&alice, true).await.iter().all(|g| g.id != gid),
         "the expired grant is still listed as active"
     );
-    let all = grants(&alice, false).await;
+    let all = list_grants(&alice, false).await;
     let ended = all.iter().find(|g| g.id == gid).expect("still in history");
     assert_eq!(ended.state, GrantState::Expired);
     assert_eq!(
@@ -710,14 +701,14 @@ async fn a_grant_that_ran_out_while_the_gateway_was_down_is_expired_on_restart()
     let alice = gw.connect("alice").await;
     let r = create(&alice, ask("search", 2)).await;
     let gid = r.grant_id.unwrap();
-    assert_eq!(grants(&alice, true).await.len(), 1);
+    assert_eq!(list_grants(&alice, true).await.len(), 1);
     drop(alice);
     gw.kill();
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let gw = Gateway::dev_in(dir.path());
     let alice = gw.connect("alice").await;
-    let all = grants(&alice, false).await;
+    let all = list_grants(&alice, false).await;
     let g = all
         .iter()
         .find(|g| g.id == gid)
@@ -728,7 +719,7 @@ async fn a_grant_that_ran_out_while_the_gateway_was_down_is_expired_on_restart()
         "a grant that ran out while the gateway was down is still {:?} after the restart",
         g.state
     );
-    assert!(grants(&alice, true).await.is_empty());
+    assert!(list_grants(&alice, true).await.is_empty());
     assert_eq!(
         refusal(alice.call(logs_subscribe("search")).await),
         ErrorCode::Forbidden
@@ -757,7 +748,7 @@ async fn carol_revokes_alice_grant_and_alice_is_told_at_once() {
         ErrorCode::NotFound
     );
     assert_eq!(refusal(bob.call(revoke("hmm")).await), ErrorCode::Forbidden);
-    assert_eq!(grants(&alice, true).await.len(), 1);
+    assert_eq!(list_grants(&alice, true).await.len(), 1);
 
     let g: Grant = carol
         .call(revoke("incident closed"))
@@ -775,7 +766,7 @@ async fn carol_revokes_alice_grant_and_alice_is_told_at_once() {
     assert_eq!(pushed.revoked_by.as_deref(), Some("carol"));
     assert_eq!(pushed.revoke_reason.as_deref(), Some("incident closed"));
 
-    assert!(grants(&alice, true).await.is_empty());
+    assert!(list_grants(&alice, true).await.is_empty());
     assert_eq!(
         refusal(alice.call(logs_subscribe("payments")).await),
         ErrorCode::Forbidden
@@ -798,7 +789,7 @@ async fn alice_can_give_up_her_own_grant_once() {
     let g: Grant = alice.call(revoke()).await.unwrap().take("grant").unwrap();
     assert_eq!(g.state, GrantState::Revoked);
     assert_eq!(g.revoked_by.as_deref(), Some("alice"));
-    assert!(grants(&alice, true).await.is_empty());
+    assert!(list_grants(&alice, true).await.is_empty());
     assert_eq!(refusal(alice.call(revoke()).await), ErrorCode::Conflict);
 }
 
@@ -813,7 +804,7 @@ async fn an_approved_extension_moves_the_same_grant_out_by_the_asked_time() {
     let r = create(&alice, ask("payments", 600)).await;
     let approved = approve(&bob, &r.id).await.unwrap();
     let gid = approved.grant_id.unwrap();
-    let before = grants(&alice, true).await;
+    let before = list_grants(&alice, true).await;
     assert_eq!(before.len(), 1);
     let old_expiry = before[0].expires_at;
 
@@ -834,7 +825,7 @@ async fn an_approved_extension_moves_the_same_grant_out_by_the_asked_time() {
     let queued = request_update(&mut bob, &ext.id, RequestState::Pending).await;
     assert_eq!(queued.extends.as_deref(), Some(gid.as_str()));
     // Pending: the grant is unchanged.
-    assert_eq!(grants(&alice, true).await[0].expires_at, old_expiry);
+    assert_eq!(list_grants(&alice, true).await[0].expires_at, old_expiry);
 
     let done = approve(&bob, &ext.id).await.unwrap();
     assert_eq!(done.state, RequestState::Approved);
@@ -848,7 +839,7 @@ async fn an_approved_extension_moves_the_same_grant_out_by_the_asked_time() {
     assert_eq!(g.state, GrantState::Active);
     assert_eq!(g.expires_at, old_expiry + chrono::Duration::seconds(900));
 
-    let after = grants(&alice, false).await;
+    let after = list_grants(&alice, false).await;
     assert_eq!(
         after.len(),
         1,
@@ -867,7 +858,7 @@ async fn an_extended_grant_outlives_its_first_expiry() {
     let mut alice = gw.connect("alice").await;
     let r = create(&alice, ask("search", 2)).await;
     let gid = r.grant_id.unwrap();
-    let first = grants(&alice, true).await[0].expires_at;
+    let first = list_grants(&alice, true).await[0].expires_at;
 
     // search is automatic for alice, so is its extension: the same grant
     // runs 2 s longer at once.
@@ -884,7 +875,7 @@ async fn an_extended_grant_outlives_its_first_expiry() {
     assert_eq!(ext.state, RequestState::Approved);
     assert_eq!(ext.extends.as_deref(), Some(gid.as_str()));
     assert_eq!(ext.grant_id.as_deref(), Some(gid.as_str()));
-    let held = grants(&alice, true).await;
+    let held = list_grants(&alice, true).await;
     assert_eq!(held.len(), 1, "{held:#?}");
     let extended = held[0].expires_at;
     assert_eq!(extended, first + chrono::Duration::seconds(2));
@@ -933,7 +924,7 @@ async fn a_revoked_grant_is_not_revived_by_approving_its_pending_extension() {
     // bob works through his queue afterwards. Whatever he is told, the
     // lead's revocation stands: alice holds no access to payments.
     let outcome = bob.call(approve_op(&ext.id)).await;
-    let active = grants(&alice, true).await;
+    let active = list_grants(&alice, true).await;
     assert!(
         active.is_empty(),
         "approving the extension of a revoked grant gave alice access again \
@@ -967,9 +958,9 @@ async fn resending_an_op_id_returns_the_same_reply_and_files_one_request() {
     let third = alice.call_frame(frame.clone()).await.unwrap();
     assert_eq!(first, third);
 
-    let mine = requests(&alice).await;
+    let mine = list_requests(&alice, false).await;
     assert_eq!(mine.len(), 1, "one op id filed {} requests", mine.len());
-    let theirs: Vec<_> = requests(&bob)
+    let theirs: Vec<_> = list_requests(&bob, false)
         .await
         .into_iter()
         .filter(|r| r.requester == "alice")
@@ -996,7 +987,7 @@ async fn the_same_op_id_sent_on_two_connections_at_once_files_one_request() {
         assert_eq!(a, b, "one op id, two different replies");
         ids.push(a.take::<AccessRequest>("request").unwrap().id);
     }
-    let filed = requests(&first).await;
+    let filed = list_requests(&first, false).await;
     assert_eq!(
         filed.len(),
         5,
@@ -1021,7 +1012,7 @@ async fn resending_an_approval_counts_it_once() {
     let first = bob.call_frame(frame.clone()).await.unwrap();
     let again = bob.call_frame(frame.clone()).await.unwrap();
     assert_eq!(first, again, "a resent approval got a different reply");
-    let now = requests(&alice).await;
+    let now = list_requests(&alice, false).await;
     assert_eq!(now[0].approvals.len(), 1);
     assert_eq!(now[0].state, RequestState::Pending);
 }
@@ -1053,7 +1044,7 @@ async fn an_op_id_alice_used_is_still_erin_own_op() {
         (e.requester.as_str(), e.service.as_str()),
         ("erin", "checkout")
     );
-    assert_eq!(requests(&erin).await.len(), 1);
+    assert_eq!(list_requests(&erin, false).await.len(), 1);
 }
 
 // ---------------------------------------------------------------------- CLI
@@ -1191,7 +1182,7 @@ async fn cli_exit_codes_say_what_went_wrong() {
     assert!(err.contains("payments"), "{err}");
     let alice = gw.connect("alice").await;
     assert!(
-        requests(&alice).await.is_empty(),
+        list_requests(&alice, false).await.is_empty(),
         "an over-long request was filed"
     );
 
@@ -1375,9 +1366,9 @@ async fn an_undecided_request_expires_after_the_policy_ttl_and_cannot_be_approve
         refusal(bob.call(approve_op(&r.id)).await),
         ErrorCode::Conflict
     );
-    let listed = requests(&bob).await;
+    let listed = list_requests(&bob, false).await;
     let now = listed.iter().find(|x| x.id == r.id).unwrap();
     assert_eq!(now.state, RequestState::Expired);
     assert_eq!(now.grant_id, None);
-    assert!(grants(&alice, false).await.is_empty());
+    assert!(list_grants(&alice, false).await.is_empty());
 }

@@ -10,7 +10,7 @@ use breakglass::protocol::{
     AuditEntry, CloseReason, ErrorCode, Event, GrantState, LogFilter, LogLine, Op,
 };
 
-use crate::support::{Gateway, ask, audit, config_gateway, event_where};
+use crate::support::{Gateway, ask, audit, config_gateway, event_where, list_grants, revoke};
 
 /// A gateway whose `search` logs are the files `DIR/search/*.log` and whose
 /// `payments` logs are what `payments_cmd` prints.
@@ -22,7 +22,7 @@ fn gateway_with_sources(dir: &Path, payments_cmd: &str) -> Gateway {
         logs.join("*.log").to_str().unwrap(),
         payments_cmd
     );
-    config_gateway(dir, &extra, &["alice", "bob", "carol", "erin"])
+    config_gateway(&extra, &["alice", "bob", "carol", "erin"])
 }
 
 fn append(path: &Path, lines: &[&str]) {
@@ -46,6 +46,21 @@ async fn search_grant(alice: &Connection, secs: u64) -> String {
         .expect("search is approved at once for whoever is on call")
 }
 
+/// alice's `payments` grant, approved by bob.
+async fn payments_grant(gw: &Gateway, alice: &Connection) {
+    let mut reply = alice.call(ask("payments", 600)).await.unwrap();
+    let request: breakglass::protocol::AccessRequest = reply.take("request").unwrap();
+    gw.connect("bob")
+        .await
+        .call(Op::RequestApprove {
+            request_id: request.id,
+            comment: None,
+            totp: None,
+        })
+        .await
+        .unwrap();
+}
+
 async fn subscribe(
     conn: &Connection,
     service: &str,
@@ -66,18 +81,50 @@ async fn subscribe(
 async fn lines_until(conn: &mut Connection, sub_id: &str, want: usize) -> Vec<LogLine> {
     let mut got = Vec::new();
     while got.len() < want {
-        let e = event_where(
-            conn,
-            Duration::from_secs(10),
-            |e| matches!(&e.event, Event::LogsLines { sub_id: s, .. } if s == sub_id),
-        )
-        .await;
-        match e.map(|e| e.event) {
-            Some(Event::LogsLines { lines, .. }) => got.extend(lines),
-            _ => break,
+        let batch = lines_within(conn, sub_id, Duration::from_secs(10)).await;
+        if batch.is_empty() {
+            break;
         }
+        got.extend(batch);
     }
     got
+}
+
+/// The next batch of lines of `sub_id`; none if `limit` passes first.
+async fn lines_within(conn: &mut Connection, sub_id: &str, limit: Duration) -> Vec<LogLine> {
+    let e = event_where(
+        conn,
+        limit,
+        |e| matches!(&e.event, Event::LogsLines { sub_id: s, .. } if s == sub_id),
+    )
+    .await;
+    match e.map(|e| e.event) {
+        Some(Event::LogsLines { lines, .. }) => lines,
+        _ => Vec::new(),
+    }
+}
+
+/// Returns once the stream of `file` is live: the reader starts with the
+/// first subscriber, and what is written before it has the file open is
+/// history, which a subscription without `since_s` never gets. Writes
+/// numbered probes until one arrives, then waits for the last one written,
+/// so that no probe is still on its way afterwards.
+async fn until_following(conn: &mut Connection, sub_id: &str, file: &Path) {
+    for i in 0..100 {
+        let probe = format!("probe {i}");
+        append(file, &[probe.as_str()]);
+        let first = lines_within(conn, sub_id, Duration::from_millis(200)).await;
+        if first.is_empty() {
+            continue;
+        }
+        let mut seen = first;
+        while !seen.iter().any(|l| l.text == probe) {
+            seen = lines_until(conn, sub_id, 1).await;
+            assert!(!seen.is_empty(), "`{probe}` never arrived");
+        }
+        return;
+    }
+    panic!("no line written to {} arrived", file.display());
 }
 
 /// Every event of the stream up to and including its `logs.closed`.
@@ -121,9 +168,7 @@ async fn a_granted_stream_gets_new_lines_redacted_with_levels_and_is_closed_at_e
     let mut alice = gw.connect("alice").await;
     let grant_id = search_grant(&alice, 4).await;
     let sub = subscribe(&alice, "search", None, None).await.unwrap();
-    // The reader starts with the first subscriber; give it a moment to open
-    // the file before writing what must arrive.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_following(&mut alice, &sub, &file).await;
     append(
         &file,
         &[
@@ -161,12 +206,7 @@ async fn a_granted_stream_gets_new_lines_redacted_with_levels_and_is_closed_at_e
     append(&file, &["after expiry"]);
     let err = subscribe(&alice, "search", None, None).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
-    let grants: Vec<breakglass::protocol::Grant> = alice
-        .call(Op::GrantList { active_only: false })
-        .await
-        .unwrap()
-        .take("grants")
-        .unwrap();
+    let grants = list_grants(&alice, false).await;
     assert!(
         grants
             .iter()
@@ -283,15 +323,22 @@ async fn a_revoked_grant_closes_its_stream_at_once() {
     let carol = gw.connect("carol").await;
     let grant_id = search_grant(&alice, 600).await;
     let sub = subscribe(&alice, "search", None, None).await.unwrap();
-    carol
-        .call(Op::GrantRevoke {
-            grant_id,
-            reason: "incident over".into(),
-        })
-        .await
-        .unwrap();
+    revoke(&carol, &grant_id, "incident over").await;
     let (_, reason) = until_closed(&mut alice, &sub).await;
     assert_eq!(reason, Some(CloseReason::GrantRevoked));
+    // And no new stream on it.
+    let err = subscribe(&alice, "search", None, None).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
+}
+
+/// The pids the command source's script wrote to `pidfile`, its shell's
+/// first.
+fn pids(pidfile: &Path) -> Vec<i32> {
+    std::fs::read_to_string(pidfile)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 fn alive(pid: i32) -> bool {
@@ -313,16 +360,7 @@ async fn a_command_source_streams_its_stdout_and_its_process_group_dies_with_the
     );
     let gw = gateway_with_sources(tmp.path(), &script);
     let mut alice = gw.connect("alice").await;
-    let bob = gw.connect("bob").await;
-    let mut reply = alice.call(ask("payments", 600)).await.unwrap();
-    let request: breakglass::protocol::AccessRequest = reply.take("request").unwrap();
-    bob.call(Op::RequestApprove {
-        request_id: request.id,
-        comment: None,
-        totp: None,
-    })
-    .await
-    .unwrap();
+    payments_grant(&gw, &alice).await;
     let sub = subscribe(&alice, "payments", None, None).await.unwrap();
     let lines = lines_until(&mut alice, &sub, 5).await;
     assert!(lines.len() >= 5, "{lines:?}");
@@ -333,12 +371,7 @@ async fn a_command_source_streams_its_stdout_and_its_process_group_dies_with_the
             .all(|l| l.text.ends_with("token=[REDACTED:secret]")),
         "{lines:?}"
     );
-    let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    let shell = pids[0];
+    let shell = pids(&pidfile)[0];
     assert!(alive(shell), "the command runs while someone listens");
     alice
         .call(Op::LogsUnsubscribe {
@@ -351,12 +384,7 @@ async fn a_command_source_streams_its_stdout_and_its_process_group_dies_with_the
     let mut gone = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect();
-        if pids.iter().all(|&p| !alive(p)) {
+        if pids(&pidfile).iter().all(|&p| !alive(p)) {
             gone = true;
             break;
         }
@@ -372,16 +400,7 @@ async fn a_command_that_exits_is_restarted_and_subscribers_are_told() {
     let tmp = tempfile::tempdir().unwrap();
     let gw = gateway_with_sources(tmp.path(), "echo run; exit 3");
     let mut alice = gw.connect("alice").await;
-    let bob = gw.connect("bob").await;
-    let mut reply = alice.call(ask("payments", 600)).await.unwrap();
-    let request: breakglass::protocol::AccessRequest = reply.take("request").unwrap();
-    bob.call(Op::RequestApprove {
-        request_id: request.id,
-        comment: None,
-        totp: None,
-    })
-    .await
-    .unwrap();
+    payments_grant(&gw, &alice).await;
     let sub = subscribe(&alice, "payments", None, None).await.unwrap();
     // run, notice, (1 s) run, notice
     let lines = lines_until(&mut alice, &sub, 4).await;

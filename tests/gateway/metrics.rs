@@ -6,7 +6,20 @@ use std::time::Duration;
 use breakglass::client::Connection;
 use breakglass::protocol::{AccessRequest, Capability, ErrorCode, Op, Series};
 
-use crate::support::{Gateway, audit};
+use crate::support::{Gateway, ask_for, audit, revoke};
+
+/// alice's `metrics:read` grant on `search` (approved at once: she is on
+/// call there).
+async fn metrics_grant(alice: &Connection) -> String {
+    let mut reply = alice
+        .call(ask_for("search", Capability::MetricsRead, 600))
+        .await
+        .unwrap();
+    let request: AccessRequest = reply.take("request").unwrap();
+    request
+        .grant_id
+        .expect("search is approved at once for alice")
+}
 
 async fn query(
     conn: &Connection,
@@ -31,22 +44,7 @@ async fn a_metrics_grant_reads_the_simulated_services_charts_and_each_query_is_a
     assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
 
     let alice = gw.connect("alice").await;
-    let mut reply = alice
-        .call(Op::RequestCreate {
-            service: "search".into(),
-            capabilities: vec![Capability::MetricsRead],
-            duration_s: 600,
-            reason: "INC-9 latency".into(),
-            ticket: None,
-            break_glass: false,
-        })
-        .await
-        .unwrap();
-    let request: AccessRequest = reply.take("request").unwrap();
-    assert!(
-        request.grant_id.is_some(),
-        "search is approved at once for alice"
-    );
+    metrics_grant(&alice).await;
     // The gateway scrapes every 5 s; a rate needs two scrapes.
     let mut series = Vec::new();
     for _ in 0..40 {
@@ -68,7 +66,7 @@ async fn a_metrics_grant_reads_the_simulated_services_charts_and_each_query_is_a
     let rps = &series[0];
     assert_eq!(rps.unit, "req/s");
     assert!(
-        rps.points.iter().all(|p| p.1 > 0.0),
+        !rps.points.is_empty() && rps.points.iter().all(|p| p.1 > 0.0),
         "search serves traffic: {rps:?}"
     );
     let memory = series.iter().find(|s| s.name == "memory").unwrap();
@@ -102,4 +100,25 @@ async fn a_metrics_grant_reads_the_simulated_services_charts_and_each_query_is_a
     );
     let (code, _, stderr) = gw.cli("erin", &["metrics", "search"]);
     assert_eq!(code, 3, "{stderr}");
+}
+
+#[tokio::test]
+async fn a_grant_still_covers_after_a_restart_and_stops_covering_the_moment_it_is_revoked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut gw = Gateway::dev_in(tmp.path());
+    let alice = gw.connect("alice").await;
+    let grant_id = metrics_grant(&alice).await;
+    query(&alice, "search").await.unwrap();
+    drop(alice);
+    gw.kill();
+
+    // The gateway knows its active grants again before it takes an op.
+    let gw = Gateway::dev_in(tmp.path());
+    let alice = gw.connect("alice").await;
+    query(&alice, "search")
+        .await
+        .expect("the grant covers metrics after the restart");
+    revoke(&gw.connect("carol").await, &grant_id, "incident over").await;
+    let err = query(&alice, "search").await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
 }
