@@ -11,17 +11,16 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{percentile, rss_kib};
+use support::{percentile, rss_kib, signed_in};
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use breakglass::console::app::{App, NetMsg, Tab};
+use breakglass::console::app::{App, Tab};
 use breakglass::console::theme::Theme;
-use breakglass::console::update::update;
-use breakglass::console::{app::Msg, views};
+use breakglass::console::views;
 use breakglass::protocol::{
-    AccessRequest, AuditEntry, Capability, Grant, GrantState, RequestState, UserInfo,
+    AccessRequest, AuditEntry, Capability, Grant, GrantState, RequestState,
 };
 use chrono::{DateTime, Utc};
 use ratatui::Terminal;
@@ -103,18 +102,7 @@ fn audit(i: usize, now: DateTime<Utc>) -> AuditEntry {
 /// A lead-and-approver's console with 50 grants, 200 queue items, 200 entries.
 fn loaded_app() -> App {
     let now = t0();
-    let mut app = App::new("ws://127.0.0.1:7443/v1/ws", now);
-    update(
-        &mut app,
-        Msg::Net(NetMsg::Connected {
-            user: UserInfo {
-                name: "carol".into(),
-                groups: vec!["leads".into()],
-                roles: vec!["approver".into(), "lead".into()],
-            },
-            clock_offset: chrono::Duration::zero(),
-        }),
-    );
+    let mut app = signed_in(now, "carol", &["leads"], &["approver", "lead"]);
     for i in 0..50usize {
         let holder = if i.is_multiple_of(2) {
             "carol"

@@ -14,7 +14,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{percentile, rss_kib, time_frames};
+use support::{percentile, print_frames, print_frames_header, rss_kib, signed_in, time_frames};
 
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use breakglass::console::logs::{LevelFilter, LogsState, StreamState};
 use breakglass::console::theme::Theme;
 use breakglass::console::update::update;
 use breakglass::console::views;
-use breakglass::protocol::{Capability, Event, Grant, GrantState, LogLine, UserInfo};
+use breakglass::protocol::{Capability, Event, Grant, GrantState, LogLine};
 use chrono::{DateTime, Utc};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -103,18 +103,7 @@ fn lines(from: usize, n: usize, t0: DateTime<Utc>) -> Vec<LogLine> {
 
 /// alice on the Logs pane with a live logs grant on payments and checkout.
 fn app(now: DateTime<Utc>) -> App {
-    let mut app = App::new("ws://127.0.0.1:7443/v1/ws", now);
-    update(
-        &mut app,
-        Msg::Net(NetMsg::Connected {
-            user: UserInfo {
-                name: "alice".into(),
-                groups: vec!["oncall".into()],
-                roles: vec!["engineer".into()],
-            },
-            clock_offset: chrono::Duration::zero(),
-        }),
-    );
+    let mut app = signed_in(now, "alice", &["oncall"], &["engineer"]);
     app.link = Link::Connected { rtt_ms: Some(3) };
     for (i, service) in ["payments", "checkout"].into_iter().enumerate() {
         let g = Grant {
@@ -198,10 +187,7 @@ fn main() {
 
     // 1. frames.
     println!("\n== 1. render time of a full 160x45 frame, {LINES} lines buffered ==");
-    println!(
-        "{:<34} {:>10} {:>10} {:>10}",
-        "state", "median", "p99", "max"
-    );
+    print_frames_header();
     let theme = Theme::load("dark").expect("dark theme");
     let mut terminal = Terminal::new(TestBackend::new(160, 45)).unwrap();
     let g = views::logs_geometry(&app);
@@ -229,14 +215,8 @@ fn main() {
         setup(&mut app, g);
         // A line arriving between frames is the same work: the window is
         // recomputed every frame.
-        let times = time_frames(&mut terminal, &mut app, &theme, FRAMES);
-        println!(
-            "{:<34} {:>10.3?} {:>10.3?} {:>10.3?}",
-            name,
-            percentile(&times, 0.5),
-            percentile(&times, 0.99),
-            times[times.len() - 1]
-        );
+        let times = time_frames(&mut terminal, &app, &theme, FRAMES);
+        print_frames(name, &times);
         all.extend(times);
     }
     all.sort();

@@ -11,16 +11,15 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{percentile, time_frames};
+use support::{percentile, print_frames, print_frames_header, signed_in, time_frames};
 
 use std::time::Duration;
 
-use breakglass::console::app::{App, Link, Msg, NetMsg, Tab};
+use breakglass::console::app::{App, Link, Tab};
 use breakglass::console::metrics::{Charts, Overview, Range};
 use breakglass::console::theme::Theme;
-use breakglass::console::update::update;
 use breakglass::console::views;
-use breakglass::protocol::{Capability, Grant, GrantState, Series, UserInfo};
+use breakglass::protocol::{Capability, Grant, GrantState, Series};
 use chrono::{DateTime, Utc};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -94,18 +93,7 @@ fn grant(id: &str, service: &str, from_min: i64, to_min: i64, now: DateTime<Utc>
 /// 10 minutes ago (and one before it, revoked), a second service
 /// (ledger) in the overview.
 fn app(now: DateTime<Utc>) -> App {
-    let mut app = App::new("ws://127.0.0.1:7443/v1/ws", now);
-    update(
-        &mut app,
-        Msg::Net(NetMsg::Connected {
-            user: UserInfo {
-                name: "alice".into(),
-                groups: vec!["oncall".into()],
-                roles: vec!["engineer".into()],
-            },
-            clock_offset: chrono::Duration::zero(),
-        }),
-    );
+    let mut app = signed_in(now, "alice", &["oncall"], &["engineer"]);
     app.link = Link::Connected { rtt_ms: Some(3) };
     let mut revoked = grant("grt-0", "payments", -14, 20, now);
     revoked.state = GrantState::Revoked;
@@ -163,10 +151,7 @@ fn main() {
     println!(
         "\n== render time of a full 160x45 frame, {CHARTS} charts of {POINTS} points (levels, marks, overview) =="
     );
-    println!(
-        "{:<34} {:>10} {:>10} {:>10}",
-        "state", "median", "p99", "max"
-    );
+    print_frames_header();
     type Setup = fn(&mut App);
     let states: [(&str, Setup); 3] = [
         ("grid of 8, overview", |_| {}),
@@ -198,14 +183,8 @@ fn main() {
         );
         // A refresh arriving between frames is the same work: nothing is
         // cached from one frame to the next.
-        let times = time_frames(&mut terminal, &mut app, &theme, FRAMES);
-        println!(
-            "{:<34} {:>10.3?} {:>10.3?} {:>10.3?}",
-            name,
-            percentile(&times, 0.5),
-            percentile(&times, 0.99),
-            times[times.len() - 1]
-        );
+        let times = time_frames(&mut terminal, &app, &theme, FRAMES);
+        print_frames(name, &times);
         all.extend(times);
     }
     all.sort();

@@ -22,15 +22,15 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::dev_policy_without_rate_limits;
+use support::{dev_policy_without_rate_limits, gateway_config, nearest_rank, runtime, token_for};
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use breakglass::client::Connection;
+use breakglass::gateway::Running;
 use breakglass::gateway::config::GatewayConfig;
-use breakglass::gateway::{self, Running, auth};
 use breakglass::protocol::{AccessRequest, Capability, Event, GrantState, Op};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -74,6 +74,13 @@ fn main() {
 
     section("1/4 request.create round trip");
     rows.extend(bench_round_trip(&server_rt, &client_rt, &mut notes));
+    // `cargo bench --bench gateway -- rtt`: only this section.
+    if std::env::args().any(|a| a == "rtt") {
+        print_table(&rows);
+        notes.iter().for_each(|n| println!("- {n}"));
+        rows.iter().for_each(|r| println!("{}", r.summary()));
+        return;
+    }
 
     section("2/4 fan-out: request.updated to 1,000 lead consoles");
     let (fanout, frame) = bench_fanout(&server_rt, &client_rt, &mut notes);
@@ -131,14 +138,6 @@ fn main() {
     // Connections and tasks still parked on the runtimes go with them.
     client_rt.shutdown_timeout(Duration::from_secs(2));
     server_rt.shutdown_timeout(Duration::from_secs(2));
-}
-
-fn runtime(name: &str) -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name(format!("bench-{name}"))
-        .build()
-        .expect("tokio runtime")
 }
 
 fn section(title: &str) {
@@ -218,11 +217,7 @@ impl Stats {
 
     /// Nearest-rank percentile; NaN when empty.
     fn pct(&self, p: f64) -> f64 {
-        if self.ms.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * self.ms.len() as f64).ceil() as usize;
-        self.ms[rank.clamp(1, self.ms.len()) - 1]
+        nearest_rank(&self.ms, p)
     }
 
     fn max(&self) -> f64 {
@@ -358,10 +353,7 @@ fn bench_config(data_dir: &Path) -> GatewayConfig {
             bench_user(i)
         ));
     }
-    let mut cfg = GatewayConfig::parse(&text, Path::new("bench")).expect("bench policy parses");
-    cfg.server.listen = "127.0.0.1:0".parse().expect("address");
-    cfg.server.data_dir = data_dir.to_path_buf();
-    cfg
+    gateway_config(&text, data_dir)
 }
 
 fn bench_user(i: usize) -> String {
@@ -374,10 +366,7 @@ fn start_gateway(server_rt: &Runtime) -> Gateway {
         .tempdir()
         .expect("temporary directory");
     let cfg = bench_config(dir.path());
-    let running = server_rt.block_on(async {
-        let store = gateway::open_store(&cfg).await.expect("open the store");
-        gateway::start(cfg, store).await.expect("start the gateway")
-    });
+    let running = server_rt.block_on(support::start_gateway(cfg));
     let url = running.ws_url();
     Gateway {
         running,
@@ -388,12 +377,7 @@ fn start_gateway(server_rt: &Runtime) -> Gateway {
 
 impl Gateway {
     fn token(&self, server_rt: &Runtime, user: &str) -> String {
-        let minted = auth::mint(user, None, "bench");
-        let store = self.running.engine.store.clone();
-        server_rt
-            .block_on(store.insert_token(minted.record))
-            .expect("insert a token");
-        minted.token
+        server_rt.block_on(token_for(&self.running, user))
     }
 
     fn stop(self, server_rt: &Runtime) {

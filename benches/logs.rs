@@ -20,7 +20,10 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{dev_policy_without_rate_limits, percentile_of, splitmix};
+use support::{
+    dev_policy_without_rate_limits, gateway_config, percentile_of, runtime, splitmix,
+    start_gateway, token_for,
+};
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -30,9 +33,7 @@ use std::time::{Duration, Instant};
 
 use breakglass::client::Connection;
 use breakglass::gateway::config::GatewayConfig;
-use breakglass::gateway::{self, auth};
 use breakglass::protocol::{AccessRequest, Capability, CloseReason, Event, Op};
-use tokio::runtime::Runtime;
 
 const LINE_BYTES: usize = 120;
 const THROUGHPUT_LINES: usize = 1_000_000;
@@ -53,16 +54,9 @@ fn main() {
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     std::fs::write(&log, b"").unwrap();
     let cfg = config(dir.path(), &log);
-    let running = server_rt.block_on(async {
-        let store = gateway::open_store(&cfg).await.expect("open the store");
-        gateway::start(cfg, store).await.expect("start the gateway")
-    });
-    let minted = auth::mint("alice", None, "bench");
-    server_rt
-        .block_on(running.engine.store.insert_token(minted.record))
-        .expect("insert a token");
+    let running = server_rt.block_on(start_gateway(cfg));
+    let token = server_rt.block_on(token_for(&running, "alice"));
     let url = running.ws_url();
-    let token = minted.token;
 
     println!("== 1/3 throughput: {THROUGHPUT_LINES} lines of {LINE_BYTES} bytes ==");
     let lines = generate(THROUGHPUT_LINES);
@@ -94,22 +88,20 @@ fn main() {
     );
 
     println!(
-        "\nSUMMARY logs: {rate:.0} lines/s (target ≥ 250000{}), floor {}, latency p99 {p99:.2} ms at {LATENCY_RATE}/s, expiry→closed p99 {e99:.1} ms (target ≤ 100{})",
+        "\nSUMMARY logs: {rate:.0} lines/s (target ≥ 250000{}), floor {}, latency p99 {p99:.2} ms at {LATENCY_RATE}/s, expiry→closed p99 {e99:.1} ms over {closed} of {EXPIRY_STREAMS} streams (target ≤ 100{})",
         if rate >= 250_000.0 { " ✔" } else { " ✘" },
         floor.map_or("n/a".to_string(), |f| format!("{f:.0} lines/s")),
-        if e99 <= 100.0 { " ✔" } else { " ✘" },
+        // A stream that was never closed has no lateness to count, and
+        // fails the target outright.
+        if closed == EXPIRY_STREAMS && e99 <= 100.0 {
+            " ✔"
+        } else {
+            " ✘"
+        },
     );
     server_rt.block_on(async {
         let _ = tokio::time::timeout(Duration::from_secs(5), running.stop()).await;
     });
-}
-
-fn runtime(name: &str) -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name(format!("bench-{name}"))
-        .build()
-        .expect("tokio runtime")
 }
 
 /// The demo policy without rate limits, `search` read from `log`.
@@ -119,10 +111,7 @@ fn config(data_dir: &Path, log: &Path) -> GatewayConfig {
         "\n[services.search.logs]\nfile = {:?}\n",
         log.to_str().unwrap()
     ));
-    let mut cfg = GatewayConfig::parse(&text, Path::new("bench")).expect("bench config parses");
-    cfg.server.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.server.data_dir = data_dir.join("data");
-    cfg
+    gateway_config(&text, &data_dir.join("data"))
 }
 
 /// `n` realistic lines of exactly LINE_BYTES bytes (newline included).

@@ -1,7 +1,9 @@
 //! `metrics.query` figures, issue 5: `cargo bench --bench metrics`.
 //!
 //! A real Prometheus (Debian's `prometheus`, or $BREAKGLASS_TEST_PROMETHEUS)
-//! scrapes the demo's simulated `search` service every second; an
+//! starts with the last hour of the simulated `search` service's metrics
+//! (three instances every 15 s, backfilled with the `promtool` beside it),
+//! then scrapes the live simulated service every second; an
 //! in-process gateway has a `prometheus` source with 4 named PromQL
 //! queries for `search`. Then, 200 times each, alternating:
 //!
@@ -16,7 +18,9 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{dev_policy_without_rate_limits, percentile_of};
+use support::{
+    dev_policy_without_rate_limits, gateway_config, percentile_of, start_gateway, token_for,
+};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,7 +30,6 @@ use std::time::{Duration, Instant};
 use breakglass::client::Connection;
 use breakglass::gateway::config::GatewayConfig;
 use breakglass::gateway::metric_sources::http_client;
-use breakglass::gateway::{self, auth};
 use breakglass::protocol::{Capability, Op, Series};
 use breakglass::sim::{Service, SimOptions, SimServices};
 use futures_util::future::join_all;
@@ -83,6 +86,109 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// How much history the bench's Prometheus holds before it starts: the
+/// whole range asked for, so that the 1 h query reads an hour of data as it
+/// would in production (a fresh Prometheus has seconds of it).
+const HISTORY_S: i64 = RANGE_S as i64;
+/// Scrape interval of that history, and how many instances of `search`.
+const HISTORY_STEP_S: i64 = 15;
+const HISTORY_INSTANCES: u64 = 3;
+
+/// The simulated `search` service's metrics for the last hour, three
+/// instances scraped every 15 s, written into `tsdb` with promtool's
+/// OpenMetrics backfill. Returns the number of samples.
+fn backfill(promtool: &Path, dir: &Path) -> usize {
+    use breakglass::metrics::exposition::{self, MetricKind};
+    use breakglass::sim::{ServiceMetrics, Timeline};
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+
+    let end = chrono::Utc::now().timestamp() - 30;
+    let start = end - HISTORY_S;
+    // family → (its OpenMetrics name and type, series → lines in time order)
+    type Series = BTreeMap<String, Vec<String>>;
+    let mut families: BTreeMap<String, (String, &'static str, Series)> = BTreeMap::new();
+    let mut samples = 0;
+    for instance in 0..HISTORY_INSTANCES {
+        let mut m = ServiceMetrics::new(Service::Search, Timeline::demo(instance));
+        for t in (0..=HISTORY_S).step_by(HISTORY_STEP_S as usize) {
+            m.advance_to(t as f64);
+            let at = start + t;
+            for family in exposition::parse(&m.render()).expect("the sim's exposition parses") {
+                let (name, kind) = match (family.name.as_str(), family.kind) {
+                    ("http_requests_total", MetricKind::Counter) => ("http_requests", "counter"),
+                    ("http_request_duration_seconds", MetricKind::Histogram) => {
+                        ("http_request_duration_seconds", "histogram")
+                    }
+                    ("process_resident_memory_bytes", MetricKind::Gauge) => {
+                        ("process_resident_memory_bytes", "gauge")
+                    }
+                    _ => continue,
+                };
+                let entry = families
+                    .entry(name.to_string())
+                    .or_insert_with(|| (name.to_string(), kind, Series::new()));
+                for sample in &family.samples {
+                    let mut labels: Vec<(String, String)> = sample
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    labels.push(("instance".into(), format!("search-{instance}:9100")));
+                    labels.push(("job".into(), "search".into()));
+                    labels.sort();
+                    // One OpenMetrics "metric" is a label set without `le`;
+                    // its buckets, count and sum at one time go together.
+                    let series_key: String = labels
+                        .iter()
+                        .filter(|(k, _)| k != "le")
+                        .map(|(k, v)| format!("{k}={v},"))
+                        .collect();
+                    let label_text = labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}=\"{v}\""))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    let value = if sample.value.is_nan() {
+                        "NaN".to_string()
+                    } else {
+                        format!("{}", sample.value)
+                    };
+                    let mut line = String::new();
+                    let _ = writeln!(line, "{}{{{label_text}}} {value} {at}", sample.name);
+                    entry.2.entry(series_key).or_default().push(line);
+                    samples += 1;
+                }
+            }
+        }
+    }
+    let mut text = String::new();
+    for (name, kind, series) in families.values() {
+        let _ = writeln!(text, "# TYPE {name} {kind}");
+        for lines in series.values() {
+            text.extend(lines.iter().map(String::as_str));
+        }
+    }
+    text.push_str("# EOF\n");
+    let input = dir.join("history.om");
+    std::fs::write(&input, text).expect("write the history");
+    let tsdb = dir.join("tsdb");
+    std::fs::create_dir_all(&tsdb).expect("tsdb dir");
+    let out = Command::new(promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&input)
+        .arg(&tsdb)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool backfill failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    samples
+}
+
 fn start_prometheus(bin: &Path, dir: &Path, target: SocketAddr) -> (Prometheus, SocketAddr) {
     let config = dir.join("prometheus.yml");
     std::fs::write(
@@ -118,10 +224,7 @@ fn config(data_dir: &Path, prometheus: SocketAddr) -> GatewayConfig {
             "{name} = {{ promql = '{promql}', unit = \"{unit}\" }}\n"
         ));
     }
-    let mut cfg = GatewayConfig::parse(&text, Path::new("bench")).expect("bench config parses");
-    cfg.server.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.server.data_dir = data_dir.join("gateway");
-    cfg
+    gateway_config(&text, &data_dir.join("gateway"))
 }
 
 async fn run(bin: &Path) {
@@ -132,6 +235,19 @@ async fn run(bin: &Path) {
     let sim = SimServices::start(&dir.path().join("sim"), SimOptions::default())
         .await
         .expect("simulated services");
+    let promtool = bin.with_file_name("promtool");
+    if promtool.is_file() {
+        let samples = backfill(&promtool, dir.path());
+        println!(
+            "backfilled {samples} samples: {HISTORY_INSTANCES} instances of search, every {HISTORY_STEP_S} s for {} min",
+            HISTORY_S / 60
+        );
+    } else {
+        println!(
+            "NOTE: no promtool beside {}: Prometheus starts empty, the 1 h query reads seconds of data",
+            bin.display()
+        );
+    }
     let (_prometheus, listen) =
         start_prometheus(bin, dir.path(), sim.metrics_addr(Service::Search));
     let client = http_client().expect("http client");
@@ -150,18 +266,9 @@ async fn run(bin: &Path) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let cfg = config(dir.path(), listen);
-    let running = {
-        let store = gateway::open_store(&cfg).await.expect("store");
-        gateway::start(cfg, store).await.expect("gateway")
-    };
-    let minted = auth::mint("alice", None, "bench");
-    running
-        .engine
-        .store
-        .insert_token(minted.record)
-        .await
-        .expect("token");
-    let conn = Connection::connect(&running.ws_url(), &minted.token)
+    let running = start_gateway(cfg).await;
+    let token = token_for(&running, "alice").await;
+    let conn = Connection::connect(&running.ws_url(), &token)
         .await
         .expect("connect");
     conn.call(Op::RequestCreate {
@@ -196,7 +303,7 @@ async fn run(bin: &Path) {
         .map(|s| s.points.len())
         .sum();
     println!(
-        "4 series, {points} points in all (Prometheus has ~{} s of data)",
+        "4 series, {points} points in all (plus ~{} s of live scrapes)",
         started.elapsed().as_secs()
     );
     let (mut gw, mut direct) = (Vec::new(), Vec::new());

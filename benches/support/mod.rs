@@ -1,16 +1,22 @@
-//! What several bench binaries share: percentiles, a seeded generator, the
-//! demo policy without rate limits, the process's memory, and timing a
-//! console frame. Each bench includes it with `#[path]` (not every bench
-//! uses every piece).
+//! What several bench binaries share: percentiles, a seeded generator,
+//! tokio runtimes, an in-process gateway on the demo policy without rate
+//! limits, the process's memory, and a signed-in console whose frames are
+//! timed. Each bench includes it with `#[path]` (not every bench uses every
+//! piece).
 
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use breakglass::console::app::App;
+use breakglass::console::app::{App, Msg, NetMsg};
 use breakglass::console::theme::Theme;
+use breakglass::console::update::update;
 use breakglass::console::views;
-use breakglass::gateway::config::DEV_POLICY;
+use breakglass::gateway::config::{DEV_POLICY, GatewayConfig};
+use breakglass::gateway::{self, Running, auth};
+use breakglass::protocol::UserInfo;
+use chrono::{DateTime, Utc};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -22,12 +28,17 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// The `p`th percentile (0–100) of `v`, nearest rank; NaN when empty.
 /// Sorts `v`.
 pub fn percentile_of(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
+    v.sort_by(f64::total_cmp);
+    nearest_rank(v, p)
+}
+
+/// The `p`th percentile (0–100) of `sorted`, nearest rank; NaN when empty.
+pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
         return f64::NAN;
     }
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    v[rank.clamp(1, v.len()) - 1]
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// SplitMix64: small, fast, and the same on every machine.
@@ -56,6 +67,43 @@ pub fn dev_policy_without_rate_limits() -> String {
     text
 }
 
+/// A multi-threaded runtime whose threads are named `bench-NAME` (the
+/// gateway and the clients each get their own).
+pub fn runtime(name: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(format!("bench-{name}"))
+        .build()
+        .expect("tokio runtime")
+}
+
+/// `text` as a gateway config listening on a free loopback port, with its
+/// data in `data_dir`.
+pub fn gateway_config(text: &str, data_dir: &Path) -> GatewayConfig {
+    let mut cfg = GatewayConfig::parse(text, Path::new("bench")).expect("bench config parses");
+    cfg.server.listen = "127.0.0.1:0".parse().expect("address");
+    cfg.server.data_dir = data_dir.to_path_buf();
+    cfg
+}
+
+/// An in-process gateway on `cfg`, its store opened.
+pub async fn start_gateway(cfg: GatewayConfig) -> Running {
+    let store = gateway::open_store(&cfg).await.expect("open the store");
+    gateway::start(cfg, store).await.expect("start the gateway")
+}
+
+/// A token for `user`, minted and stored in `running`'s store.
+pub async fn token_for(running: &Running, user: &str) -> String {
+    let minted = auth::mint(user, None, "bench");
+    running
+        .engine
+        .store
+        .insert_token(minted.record)
+        .await
+        .expect("insert a token");
+    minted.token
+}
+
 /// VmRSS of process `pid` (`"self"` for this one), in KiB.
 pub fn rss_kib(pid: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -67,12 +115,31 @@ pub fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// `frames` draws of `app` after 20 to warm up, each timed, sorted. Every
-/// frame is a new generation, so nothing cached from the frame before
-/// counts.
+/// `name` signed in to a console (as the network task leaves it after the
+/// gateway's hello), on the first screen of their roles.
+pub fn signed_in(now: DateTime<Utc>, name: &str, groups: &[&str], roles: &[&str]) -> App {
+    let mut app = App::new("ws://127.0.0.1:7443/v1/ws", now);
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    update(
+        &mut app,
+        Msg::Net(NetMsg::Connected {
+            user: UserInfo {
+                name: name.into(),
+                groups: strings(groups),
+                roles: strings(roles),
+            },
+            clock_offset: chrono::Duration::zero(),
+        }),
+    );
+    app
+}
+
+/// `frames` draws of `app` after 20 to warm up, each timed, sorted. The
+/// views keep nothing from one frame to the next, so each draw is a whole
+/// frame's work.
 pub fn time_frames(
     terminal: &mut Terminal<TestBackend>,
-    app: &mut App,
+    app: &App,
     theme: &Theme,
     frames: usize,
 ) -> Vec<Duration> {
@@ -80,12 +147,30 @@ pub fn time_frames(
         terminal.draw(|f| views::draw(f, app, theme)).unwrap();
     }
     let mut times = Vec::with_capacity(frames);
-    for i in 0..frames {
-        app.generation = i as u64;
+    for _ in 0..frames {
         let started = Instant::now();
         terminal.draw(|f| views::draw(f, app, theme)).unwrap();
         times.push(started.elapsed());
     }
     times.sort();
     times
+}
+
+/// The header of the table [`print_frames`] writes rows of.
+pub fn print_frames_header() {
+    println!(
+        "{:<34} {:>10} {:>10} {:>10}",
+        "state", "median", "p99", "max"
+    );
+}
+
+/// One row: the median, p99 and worst of `sorted` frame times.
+pub fn print_frames(state: &str, sorted: &[Duration]) {
+    println!(
+        "{:<34} {:>10.3?} {:>10.3?} {:>10.3?}",
+        state,
+        percentile(sorted, 0.5),
+        percentile(sorted, 0.99),
+        sorted[sorted.len() - 1]
+    );
 }
