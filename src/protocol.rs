@@ -33,6 +33,13 @@ use serde_json::Value;
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest text frame either side accepts.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// How much a WebSocket read asks the socket for at a time, on both sides.
+/// tungstenite zero-fills its read buffer up to this size before every
+/// read, including the ones that find nothing; at its 128 KiB default that
+/// was a quarter of a megabyte of memset per small op. Bigger frames still
+/// arrive whole, over several reads.
+pub const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// Unparseable frames tolerated per minute before the gateway closes with 1008.
 pub const BAD_FRAMES_PER_MINUTE: u32 = 20;
 /// Longest op id accepted (ids are normally UUIDs, 36 characters).

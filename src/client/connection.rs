@@ -90,6 +90,7 @@ impl Connection {
         })?;
         request.headers_mut().insert("authorization", bearer);
         let config = WebSocketConfig::default()
+            .read_buffer_size(crate::protocol::READ_BUFFER_BYTES)
             .max_message_size(Some(MAX_FRAME_BYTES * 16))
             .max_frame_size(Some(MAX_FRAME_BYTES * 16));
         let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);

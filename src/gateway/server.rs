@@ -80,6 +80,7 @@ async fn upgrade(
         .and_then(|v| v.to_str().ok());
     match auth::authenticate(&*engine.store, &engine.policy, authorization).await {
         Ok(user) => ws
+            .read_buffer_size(crate::protocol::READ_BUFFER_BYTES)
             .max_message_size(MAX_FRAME_BYTES)
             .max_frame_size(MAX_FRAME_BYTES)
             .on_upgrade(move |socket| connection(engine, user, socket)),

@@ -8,6 +8,7 @@
 //! anything: the lifecycle engine has already done that.
 
 pub mod sqlite;
+mod sqlite_writer;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;

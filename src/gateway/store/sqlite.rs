@@ -1,10 +1,14 @@
 //! SQLite store: one file in WAL mode with `synchronous = FULL`, so an
 //! acknowledged op survives a kill -9 or a power cut.
 //!
-//! All writes go through one connection and start with `BEGIN IMMEDIATE`:
-//! SQLite has a single writer anyway, and taking the write lock up front
-//! keeps the audit chain's "read head, append" step free of races. Commits
-//! that arrive while one is syncing are grouped into the next transaction.
+//! Commits (state changes, their audit entries, op replies) go through one
+//! connection on a thread of its own (`sqlite_writer`) and start with
+//! `BEGIN IMMEDIATE`: SQLite has a single writer anyway, and taking the
+//! write lock up front keeps the audit chain's "read head, append" step
+//! free of races. Commits that arrive while one is syncing are grouped into
+//! the next transaction. The rare writes outside the chain (tokens, signed
+//! checkpoints) and migrations use a sqlx connection, reads a sqlx pool;
+//! SQLite's lock orders them against the writer.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -12,17 +16,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
+use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::sqlite_writer::{self, Job, MAX_BATCH};
 use super::{
-    AuditQuery, Commit, RequestQuery, Store, StoreError, StoreResult, TokenRecord, Versioned, Write,
+    AuditQuery, Commit, RequestQuery, Store, StoreError, StoreResult, TokenRecord, Versioned,
 };
-use crate::audit::chain::{self, GENESIS_HASH};
 use crate::protocol::{AccessRequest, AuditEntry, Checkpoint, Grant, ts};
 
 pub struct SqliteStore {
@@ -80,8 +84,8 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        sqlite_writer::start(path, busy_timeout, rx)?;
         tokio::spawn(checkpoint_wal(checkpointer, jobs.downgrade()));
-        tokio::spawn(write_batches(writer.clone(), rx));
         Ok(SqliteStore {
             writer,
             reader,
@@ -115,413 +119,6 @@ async fn checkpoint_wal(pool: SqlitePool, alive: mpsc::WeakSender<Job>) {
             tracing::warn!(error = %e, "WAL checkpoint failed; the WAL grows until one succeeds");
         }
     }
-}
-
-/// Most commits folded into one transaction.
-const MAX_BATCH: usize = 128;
-
-type Job = (Commit, oneshot::Sender<StoreResult<Vec<AuditEntry>>>);
-
-/// Group commit: whatever commits queued up while the previous transaction
-/// was syncing go into the next one; one fsync then makes the whole batch
-/// durable before any of them is acknowledged.
-async fn write_batches(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
-    // The chain head after the last batch this task committed: this task is
-    // the database's only writer, so it need not be read back every time.
-    let mut head: Option<(u64, String)> = None;
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let (commits, replies): (Vec<Commit>, Vec<_>) = batch.into_iter().unzip();
-        let outcomes = match apply_batch(&pool, commits, &mut head).await {
-            Ok(outcomes) => outcomes,
-            Err(e) => {
-                head = None;
-                replies.iter().map(|_| Err(e.clone())).collect()
-            }
-        };
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            let _ = reply.send(outcome);
-        }
-    }
-}
-
-/// Applies commits in one transaction; the outer error means none landed.
-/// Optimistic: a commit that loses its compare-and-set (or repeats an op id)
-/// is answered with that error and the rest of the batch is applied again
-/// without it, which keeps the common case at one statement per row.
-async fn apply_batch(
-    pool: &SqlitePool,
-    commits: Vec<Commit>,
-    cached_head: &mut Option<(u64, String)>,
-) -> StoreResult<Vec<StoreResult<Vec<AuditEntry>>>> {
-    let mut outcomes: Vec<Option<StoreResult<Vec<AuditEntry>>>> = vec![None; commits.len()];
-    let mut fast = true;
-    'attempt: loop {
-        let mut tx = pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(unavailable)?;
-        let mut head = match cached_head.take() {
-            Some(h) => h,
-            None => {
-                let row = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
-                match row {
-                    Some(row) => (row.get::<i64, _>(0) as u64, row.get::<String, _>(1)),
-                    None => (0, GENESIS_HASH.to_string()),
-                }
-            }
-        };
-        if fast {
-            // The common case: every write lands. One round trip for the
-            // whole batch; any surprise falls back to the careful path.
-            fast = false;
-            if let Some(sealed) = run_script(&mut tx, &commits, &head).await {
-                tx.commit().await.map_err(unavailable)?;
-                *cached_head = sealed
-                    .iter()
-                    .flatten()
-                    .last()
-                    .map(|e| (e.seq, e.hash.clone()))
-                    .or(Some(head));
-                return Ok(sealed.into_iter().map(Ok).collect());
-            }
-            drop(tx);
-            *cached_head = Some(head);
-            continue 'attempt;
-        }
-        let mut landed = Vec::new();
-        for (i, commit) in commits.iter().enumerate() {
-            if outcomes[i].is_some() {
-                continue;
-            }
-            match apply_one(&mut tx, commit.clone(), &head).await {
-                Ok(entries) => {
-                    if let Some(last) = entries.last() {
-                        head = (last.seq, last.hash.clone());
-                    }
-                    landed.push((i, entries));
-                }
-                // The store itself failed: the transaction cannot be trusted.
-                Err(e @ StoreError::Unavailable(_)) => return Err(e),
-                Err(e) => {
-                    outcomes[i] = Some(Err(e));
-                    drop(tx);
-                    // What this attempt sealed was rolled back: read the head again.
-                    *cached_head = None;
-                    continue 'attempt;
-                }
-            }
-        }
-        tx.commit().await.map_err(unavailable)?;
-        *cached_head = Some(head);
-        for (i, entries) in landed {
-            outcomes[i] = Some(Ok(entries));
-        }
-        return Ok(outcomes
-            .into_iter()
-            .map(|o| o.expect("every commit has an outcome"))
-            .collect());
-    }
-}
-
-/// One SQL value of a batch script.
-enum Val {
-    Text(String),
-    OptText(Option<String>),
-    Int(i64),
-}
-
-/// Every statement of every commit, as one multi-statement query; each
-/// statement affects exactly one row when all goes well, so the total
-/// tells whether it did. `None`: something did not land (a lost
-/// compare-and-set, a repeated op id, an error), and nothing of it counts.
-async fn run_script(
-    tx: &mut Transaction<'static, Sqlite>,
-    commits: &[Commit],
-    head: &(u64, String),
-) -> Option<Vec<Vec<AuditEntry>>> {
-    use sqlx::Arguments as _;
-    let mut sql = String::new();
-    let mut vals: Vec<Val> = Vec::new();
-    let mut statements = 0u64;
-    let mut push = |stmt: &str, v: Vec<Val>| {
-        sql.push_str(stmt);
-        sql.push_str(";\n");
-        vals.extend(v);
-        statements += 1;
-    };
-    let (mut seq, mut prev) = head.clone();
-    let mut sealed_all = Vec::with_capacity(commits.len());
-    for commit in commits {
-        for w in &commit.requests {
-            match w {
-                Write::Insert(r) => push(
-                    "INSERT INTO requests (id, requester, service, state, ticket, created_at, version, body) \
-                     VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
-                    vec![
-                        Val::Text(r.id.clone()),
-                        Val::Text(r.requester.clone()),
-                        Val::Text(r.service.clone()),
-                        Val::Text(r.state.as_str().into()),
-                        Val::OptText(r.ticket.clone()),
-                        Val::Text(ts::format(&r.created_at)),
-                        Val::Text(serde_json::to_string(r).ok()?),
-                    ],
-                ),
-                Write::Update {
-                    value: r,
-                    expected_version,
-                } => push(
-                    "UPDATE requests SET state = ?, body = ?, version = version + 1 WHERE id = ? AND version = ?",
-                    vec![
-                        Val::Text(r.state.as_str().into()),
-                        Val::Text(serde_json::to_string(r).ok()?),
-                        Val::Text(r.id.clone()),
-                        Val::Int(*expected_version),
-                    ],
-                ),
-            }
-        }
-        for w in &commit.grants {
-            match w {
-                Write::Insert(g) => push(
-                    "INSERT INTO grants (id, user_name, service, state, expires_at, version, body) \
-                     VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
-                    vec![
-                        Val::Text(g.id.clone()),
-                        Val::Text(g.user.clone()),
-                        Val::Text(g.service.clone()),
-                        Val::Text(g.state.as_str().into()),
-                        Val::Text(ts::format(&g.expires_at)),
-                        Val::Text(serde_json::to_string(g).ok()?),
-                    ],
-                ),
-                Write::Update {
-                    value: g,
-                    expected_version,
-                } => push(
-                    "UPDATE grants SET state = ?, expires_at = ?, body = ?, version = version + 1 \
-                     WHERE id = ? AND version = ?",
-                    vec![
-                        Val::Text(g.state.as_str().into()),
-                        Val::Text(ts::format(&g.expires_at)),
-                        Val::Text(serde_json::to_string(g).ok()?),
-                        Val::Text(g.id.clone()),
-                        Val::Int(*expected_version),
-                    ],
-                ),
-            }
-        }
-        let mut sealed = Vec::with_capacity(commit.audit.len());
-        for draft in &commit.audit {
-            seq += 1;
-            let e = chain::seal(draft.clone(), seq, &prev);
-            push(
-                "INSERT INTO audit (seq, id, at, actor, origin, action, target, detail, prev_hash, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                vec![
-                    Val::Int(e.seq as i64),
-                    Val::Text(e.id.clone()),
-                    Val::Text(ts::format(&e.at)),
-                    Val::Text(e.actor.clone()),
-                    Val::Text(e.origin.clone()),
-                    Val::Text(e.action.clone()),
-                    Val::Text(e.target.clone()),
-                    Val::Text(e.detail.to_string()),
-                    Val::Text(e.prev_hash.clone()),
-                    Val::Text(e.hash.clone()),
-                ],
-            );
-            prev = e.hash.clone();
-            sealed.push(e);
-        }
-        if let Some(op) = &commit.op {
-            push(
-                "INSERT INTO op_replies (user_name, op_id, reply, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                vec![
-                    Val::Text(op.user.clone()),
-                    Val::Text(op.op_id.clone()),
-                    Val::Text(op.reply.text(&sealed)),
-                    Val::Text(ts::format(&Utc::now())),
-                ],
-            );
-        }
-        sealed_all.push(sealed);
-    }
-    if statements == 0 {
-        return Some(sealed_all);
-    }
-    let mut args = sqlx::sqlite::SqliteArguments::default();
-    for v in vals {
-        let added = match v {
-            Val::Text(t) => args.add(t),
-            Val::OptText(t) => args.add(t),
-            Val::Int(i) => args.add(i),
-        };
-        added.ok()?;
-    }
-    let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-        .execute(&mut **tx)
-        .await
-        .ok()?;
-    (done.rows_affected() == statements).then_some(sealed_all)
-}
-
-/// One commit inside the batch's transaction, chained after `head`.
-async fn apply_one(
-    tx: &mut Transaction<'static, Sqlite>,
-    commit: Commit,
-    head: &(u64, String),
-) -> StoreResult<Vec<AuditEntry>> {
-    for w in &commit.requests {
-        write_request(tx, w).await?;
-    }
-    for w in &commit.grants {
-        write_grant(tx, w).await?;
-    }
-    let (mut seq, mut prev) = head.clone();
-    let mut sealed = Vec::with_capacity(commit.audit.len());
-    for draft in commit.audit {
-        seq += 1;
-        let entry = chain::seal(draft, seq, &prev);
-        insert_audit(tx, &entry).await?;
-        prev = entry.hash.clone();
-        sealed.push(entry);
-    }
-    if let Some(op) = &commit.op {
-        insert_op(tx, &op.user, &op.op_id, &op.reply.text(&sealed)).await?;
-    }
-    Ok(sealed)
-}
-
-async fn insert_op(
-    tx: &mut Transaction<'static, Sqlite>,
-    user: &str,
-    op_id: &str,
-    reply: &str,
-) -> StoreResult<()> {
-    let res = sqlx::query(
-        "INSERT INTO op_replies (user_name, op_id, reply, at) VALUES (?, ?, ?, ?)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(user)
-    .bind(op_id)
-    .bind(reply)
-    .bind(ts::format(&Utc::now()))
-    .execute(&mut **tx)
-    .await
-    .map_err(unavailable)?;
-    if res.rows_affected() == 0 {
-        return Err(StoreError::DuplicateOp);
-    }
-    Ok(())
-}
-
-async fn write_request(
-    tx: &mut Transaction<'static, Sqlite>,
-    w: &Write<AccessRequest>,
-) -> StoreResult<()> {
-    let res = match w {
-        Write::Insert(r) => sqlx::query(
-            "INSERT INTO requests (id, requester, service, state, ticket, created_at, version, body)
-             VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&r.id)
-        .bind(&r.requester)
-        .bind(&r.service)
-        .bind(r.state.as_str())
-        .bind(&r.ticket)
-        .bind(ts::format(&r.created_at))
-        .bind(serde_json::to_string(r).map_err(corrupt)?)
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?,
-        Write::Update {
-            value: r,
-            expected_version,
-        } => sqlx::query(
-            "UPDATE requests SET state = ?, body = ?, version = version + 1
-             WHERE id = ? AND version = ?",
-        )
-        .bind(r.state.as_str())
-        .bind(serde_json::to_string(r).map_err(corrupt)?)
-        .bind(&r.id)
-        .bind(expected_version)
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?,
-    };
-    if res.rows_affected() == 0 {
-        return Err(StoreError::Conflict);
-    }
-    Ok(())
-}
-
-async fn write_grant(tx: &mut Transaction<'static, Sqlite>, w: &Write<Grant>) -> StoreResult<()> {
-    let res = match w {
-        Write::Insert(g) => sqlx::query(
-            "INSERT INTO grants (id, user_name, service, state, expires_at, version, body)
-             VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&g.id)
-        .bind(&g.user)
-        .bind(&g.service)
-        .bind(g.state.as_str())
-        .bind(ts::format(&g.expires_at))
-        .bind(serde_json::to_string(g).map_err(corrupt)?)
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?,
-        Write::Update {
-            value: g,
-            expected_version,
-        } => sqlx::query(
-            "UPDATE grants SET state = ?, expires_at = ?, body = ?, version = version + 1
-             WHERE id = ? AND version = ?",
-        )
-        .bind(g.state.as_str())
-        .bind(ts::format(&g.expires_at))
-        .bind(serde_json::to_string(g).map_err(corrupt)?)
-        .bind(&g.id)
-        .bind(expected_version)
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?,
-    };
-    if res.rows_affected() == 0 {
-        return Err(StoreError::Conflict);
-    }
-    Ok(())
-}
-
-async fn insert_audit(tx: &mut Transaction<'static, Sqlite>, e: &AuditEntry) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit (seq, id, at, actor, origin, action, target, detail, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(e.seq as i64)
-    .bind(&e.id)
-    .bind(ts::format(&e.at))
-    .bind(&e.actor)
-    .bind(&e.origin)
-    .bind(&e.action)
-    .bind(&e.target)
-    .bind(e.detail.to_string())
-    .bind(&e.prev_hash)
-    .bind(&e.hash)
-    .execute(&mut **tx)
-    .await
-    .map_err(unavailable)?;
-    Ok(())
 }
 
 fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEntry> {
@@ -774,8 +371,10 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Write;
     use super::*;
     use crate::audit::chain::Draft;
+    use crate::protocol::RequestState;
 
     #[tokio::test]
     async fn committed_entries_reach_the_database_file_without_any_commit_checkpointing() {
@@ -817,5 +416,121 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(store.audit_head().await.unwrap().unwrap().0, 300);
+    }
+
+    fn entry(action: &str) -> Draft {
+        Draft::new(
+            "alice",
+            "gateway",
+            action,
+            "t",
+            serde_json::json!({}),
+            ts::now(),
+        )
+    }
+
+    fn op(op_id: &str) -> Option<super::super::OpRecord> {
+        Some(super::super::OpRecord {
+            user: "alice".into(),
+            op_id: op_id.into(),
+            reply: super::super::StoredReply::Text(format!("reply to {op_id}")),
+        })
+    }
+
+    /// Commits that queue up behind a held write lock land as one batch: a
+    /// lost compare-and-set and a repeated op id are refused on their own,
+    /// the rest lands, and the chain has no gap or fork where the refused
+    /// attempts were rolled back.
+    #[tokio::test]
+    async fn a_refused_commit_in_a_batch_leaves_the_others_and_the_chain_whole() {
+        use sqlx::Connection as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.db");
+        let store = SqliteStore::open(&path, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let mut first = crate::lifecycle::tests::pending_request("alice", "payments", 1);
+        first.id = "req-first".into();
+        store
+            .commit(Commit {
+                requests: vec![Write::Insert(first.clone())],
+                audit: vec![entry("request.create")],
+                op: op("op-first"),
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+
+        // Hold the write lock so that everything below queues behind it.
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+        let mut lock = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut lock)
+            .await
+            .unwrap();
+
+        let update = |state: RequestState, action: &str| {
+            let mut r = first.clone();
+            r.state = state;
+            Commit {
+                requests: vec![Write::Update {
+                    value: r,
+                    expected_version: 1,
+                }],
+                audit: vec![entry(action)],
+                ..Commit::default()
+            }
+        };
+        let mut second = crate::lifecycle::tests::pending_request("alice", "payments", 2);
+        second.id = "req-second".into();
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+        };
+        // `join!` polls in order, so the commits queue in this order.
+        let (approved, denied, created, repeated, ()) = tokio::join!(
+            store.commit(update(RequestState::Approved, "request.approve")),
+            store.commit(update(RequestState::Denied, "request.deny")),
+            store.commit(Commit {
+                requests: vec![Write::Insert(second.clone())],
+                audit: vec![entry("request.create")],
+                op: op("op-second"),
+                ..Commit::default()
+            }),
+            store.commit(Commit {
+                audit: vec![entry("request.create.again")],
+                op: op("op-second"),
+                ..Commit::default()
+            }),
+            release,
+        );
+        assert_eq!(approved.unwrap().len(), 1);
+        assert_eq!(denied, Err(StoreError::Conflict));
+        assert_eq!(created.unwrap().len(), 1);
+        assert_eq!(repeated, Err(StoreError::DuplicateOp));
+
+        let stored = store.request("req-first").await.unwrap().unwrap();
+        assert_eq!(
+            (stored.value.state, stored.version),
+            (RequestState::Approved, 2)
+        );
+        assert!(store.request("req-second").await.unwrap().is_some());
+        assert_eq!(
+            store
+                .op_reply("alice", "op-second")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("reply to op-second")
+        );
+        let chain = store.audit_range(1, 100).await.unwrap();
+        let actions: Vec<&str> = chain.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["request.create", "request.approve", "request.create"]
+        );
+        crate::audit::chain::verify(&chain).expect("the chain verifies");
     }
 }
