@@ -651,7 +651,9 @@ pub struct DecodeError {
 impl ClientFrame {
     pub fn new(op: Op) -> Self {
         ClientFrame {
-            id: uuid::Uuid::new_v4().to_string(),
+            // Time-ordered (v7), so the gateway's stored replies, keyed by
+            // user and op id, grow at the end of each user's range.
+            id: uuid::Uuid::now_v7().to_string(),
             op,
         }
     }

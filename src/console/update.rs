@@ -37,8 +37,9 @@ pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
     ("quit", "leave the console"),
 ];
 
+/// Time-ordered (v7), like `ClientFrame::new`'s op ids.
 fn new_op_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::now_v7().to_string()
 }
 
 pub(super) fn flash(app: &mut App, level: Level, text: impl Into<String>) {
