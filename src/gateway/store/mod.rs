@@ -9,6 +9,7 @@
 
 pub mod sqlite;
 mod sqlite_writer;
+mod wal_sync;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;

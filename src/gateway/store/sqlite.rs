@@ -1,14 +1,17 @@
-//! SQLite store: one file in WAL mode with `synchronous = FULL`, so an
-//! acknowledged op survives a kill -9 or a power cut.
+//! SQLite store: one file in WAL mode, and no op is acknowledged before
+//! its commit is synced to disk, so an acknowledged op survives a kill -9
+//! or a power cut.
 //!
 //! Commits (state changes, their audit entries, op replies) go through one
 //! connection on a thread of its own (`sqlite_writer`) and start with
 //! `BEGIN IMMEDIATE`: SQLite has a single writer anyway, and taking the
 //! write lock up front keeps the audit chain's "read head, append" step
-//! free of races. Commits that arrive while one is syncing are grouped into
-//! the next transaction. The rare writes outside the chain (tokens, signed
-//! checkpoints) and migrations use a sqlx connection, reads a sqlx pool;
-//! SQLite's lock orders them against the writer.
+//! free of races. Commits that arrive while one is being applied are
+//! grouped into the next transaction, and answered once a sync of the WAL
+//! on another thread (`wal_sync`) has put them on disk. The rare writes
+//! outside the chain (tokens, signed checkpoints) and migrations use a sqlx
+//! connection with `synchronous = FULL`, reads a sqlx pool; SQLite's lock
+//! orders them against the writer.
 
 use std::path::Path;
 use std::str::FromStr;

@@ -15,6 +15,7 @@ use chrono::Utc;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::wal_sync::WalSync;
 use super::{Commit, StoreError, StoreResult, Write};
 use crate::audit::chain::{self, GENESIS_HASH};
 use crate::protocol::{AccessRequest, AuditEntry, Grant, ts};
@@ -42,26 +43,32 @@ pub(super) fn start(
     )
     .map_err(|e| StoreError::Unavailable(format!("opening {}: {e}", path.display())))?;
     conn.busy_timeout(busy_timeout).map_err(unavailable)?;
-    // The same settings as the sqlx connections (see `SqliteStore::open`):
-    // WAL, every commit synced, checkpoints left to their own connection.
+    // WAL, checkpoints left to their own connection, and commits that do
+    // not wait for the disk: `WalSync` syncs the WAL beside this thread
+    // and holds every answer until its commit is on disk.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
+         PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA wal_autocheckpoint = 0;",
     )
     .map_err(unavailable)?;
+    let starting =
+        |e: std::io::Error| StoreError::Unavailable(format!("starting the store writer: {e}"));
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let sync = WalSync::start(wal.into()).map_err(starting)?;
     std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || write_batches(conn, jobs))
-        .map_err(|e| StoreError::Unavailable(format!("starting the store writer: {e}")))?;
+        .spawn(move || write_batches(conn, jobs, sync))
+        .map_err(starting)?;
     Ok(())
 }
 
 /// Group commit: whatever commits queued up while the previous transaction
-/// was syncing go into the next one; one fsync then makes the whole batch
-/// durable before any of them is acknowledged.
-fn write_batches(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+/// was being applied go into the next one, and its answers wait for the
+/// next sync of the WAL.
+fn write_batches(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, sync: WalSync) {
     // The chain head after the last batch this thread committed: it is the
     // database's only writer of the chain, so it need not read it back.
     let mut head: Option<(u64, String)> = None;
@@ -74,16 +81,22 @@ fn write_batches(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let (commits, replies): (Vec<Commit>, Vec<_>) = batch.into_iter().unzip();
-        let outcomes = match apply_batch(&mut conn, &commits, &mut head) {
-            Ok(outcomes) => outcomes,
-            Err(e) => {
-                head = None;
-                replies.iter().map(|_| Err(e.clone())).collect()
-            }
+        let outcomes = match sync.broken() {
+            Some(why) => replies
+                .iter()
+                .map(|_| Err(StoreError::Unavailable(why.clone())))
+                .collect(),
+            None => match apply_batch(&mut conn, &commits, &mut head) {
+                Ok(outcomes) => outcomes,
+                Err(e) => {
+                    head = None;
+                    replies.iter().map(|_| Err(e.clone())).collect()
+                }
+            },
         };
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            let _ = reply.send(outcome);
-        }
+        // Refusals too: a repeated op id is answered from a stored reply
+        // that may still be waiting for this very sync.
+        sync.answer_when_durable(replies.into_iter().zip(outcomes).collect());
     }
 }
 
