@@ -2,11 +2,11 @@
 //! in-process gateway: `cargo bench --bench gateway`.
 //!
 //! Every section starts its own gateway on 127.0.0.1:0 with a fresh
-//! temporary SQLite store (opened by `gateway::open_store`, so WAL +
-//! `synchronous = FULL`: every acknowledged op is fsynced). The gateway runs
-//! on its own multi-threaded runtime, as the binary does, and the clients on
-//! another, so client and server threads compete for the cores the way two
-//! processes on one machine would.
+//! temporary SQLite store (opened by `gateway::open_store`, so WAL, and
+//! every op acknowledged only after the WAL sync that covers its commit).
+//! The gateway runs on its own multi-threaded runtime, as the binary does,
+//! and the clients on another, so client and server threads compete for
+//! the cores the way two processes on one machine would.
 //!
 //! 1. `request.create` round trip (send → reply): one client, then 50
 //!    concurrent clients on their own connections.
@@ -471,7 +471,7 @@ fn bench_round_trip(server_rt: &Runtime, client_rt: &Runtime, notes: &mut Vec<St
         server.share_under_5ms() * 100.0
     );
     notes.push(format!(
-        "request.create, 1 client: the client saw mean {:.2} ms per op, the engine spent mean {:.2} ms (store read + fsynced commit); the rest is between engine and socket",
+        "request.create, 1 client: the client saw mean {:.2} ms per op, the engine spent mean {:.2} ms (plan + commit + the WAL sync that acknowledges it); the rest is between engine and socket",
         one.mean(),
         server.mean_ms()
     ));
@@ -582,7 +582,7 @@ fn bench_round_trip(server_rt: &Runtime, client_rt: &Runtime, notes: &mut Vec<St
         ));
     }
     notes.push(format!(
-        "request.create throughput: 1 client {:.0} ops/s, {RTT_CLIENTS} clients {:.0} ops/s (one fsynced commit per op, one writer connection)",
+        "request.create throughput: 1 client {:.0} ops/s, {RTT_CLIENTS} clients {:.0} ops/s (commits grouped by one writer thread, answered after the WAL sync that covers them)",
         one.ms.len() as f64 / wall_of(&one),
         samples.len() as f64 / wall.as_secs_f64()
     ));
