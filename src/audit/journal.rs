@@ -371,14 +371,64 @@ impl Journal {
         read_dir_chain(&self.dir)
     }
 
-    /// Entries the gateway has not acknowledged yet, oldest first.
+    /// Entries the gateway has not acknowledged yet, oldest first, checked
+    /// to chain on from the last delivered one. Only the newest files are
+    /// read, back to the one holding that entry: a journal of months costs
+    /// what its undelivered tail costs (and an old file that went bad does
+    /// not hold up delivery; `audit verify` reports it).
     pub fn undelivered(&self) -> Result<Vec<AuditEntry>, JournalError> {
-        let cursor = self.cursor()?;
-        Ok(self
-            .entries()?
-            .into_iter()
-            .filter(|e| e.seq > cursor.delivered_seq)
-            .collect())
+        let delivered = self.cursor()?.delivered_seq;
+        if delivered >= self.head_seq {
+            return Ok(Vec::new());
+        }
+        let mut newest_first = Vec::new();
+        for path in journal_files(&self.dir)?.into_iter().rev() {
+            let (entries, _) = read_file(&path)?;
+            let holds_delivered = entries.first().is_some_and(|e| e.seq <= delivered);
+            newest_first.push((path, entries));
+            if holds_delivered {
+                break;
+            }
+        }
+        let mut verifier = if delivered == 0 {
+            ChainVerifier::new()
+        } else {
+            let last_delivered = newest_first
+                .iter()
+                .flat_map(|(_, entries)| entries)
+                .find(|e| e.seq == delivered);
+            match last_delivered {
+                Some(e) => ChainVerifier::resume(delivered + 1, e.hash.clone()),
+                // The delivered entry is gone from the files: the whole
+                // chain says where it broke.
+                None => {
+                    read_dir_chain(&self.dir)?;
+                    return Err(JournalError::Chain {
+                        path: self.dir.join(CURSOR),
+                        source: ChainError::SeqGap {
+                            expected: delivered,
+                            found: delivered + 1,
+                        },
+                    });
+                }
+            }
+        };
+        let mut undelivered = Vec::new();
+        for (path, entries) in newest_first.into_iter().rev() {
+            for e in entries.into_iter().filter(|e| e.seq > delivered) {
+                verifier.push(&e).map_err(|source| JournalError::Chain {
+                    path: path.clone(),
+                    source,
+                })?;
+                undelivered.push(e);
+            }
+        }
+        Ok(undelivered)
+    }
+
+    /// How many entries wait for the gateway, without reading them.
+    pub fn queued(&self) -> Result<u64, JournalError> {
+        Ok(self.head_seq.saturating_sub(self.cursor()?.delivered_seq))
     }
 
     pub fn cursor(&self) -> Result<Cursor, JournalError> {
@@ -593,6 +643,47 @@ mod tests {
         let seqs: Vec<u64> = j.undelivered().unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![3, 4]);
         assert_eq!(j.cursor().unwrap().gateway_seq, 17);
+    }
+
+    #[test]
+    fn only_the_undelivered_tail_is_read_and_it_must_chain_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), "alice", "cli:test")
+            .unwrap()
+            .rotate_at(600);
+        let mut all = Vec::new();
+        for i in 0..40 {
+            all.push(j.append("a", "t", json!({"i": i}), now()).unwrap());
+        }
+        let files = journal_files(dir.path()).unwrap();
+        assert!(files.len() > 5, "{files:?}");
+        let cursor = |seq: u64| Cursor {
+            delivered_seq: seq,
+            gateway_seq: seq,
+            gateway_head: "ab".into(),
+        };
+        j.mark_delivered(&cursor(33)).unwrap();
+        assert_eq!(j.queued().unwrap(), 7);
+
+        // The oldest file goes bad: delivery does not read it.
+        std::fs::write(&files[0], b"not json\n").unwrap();
+        assert!(read_dir_chain(dir.path()).is_err());
+        let seqs: Vec<u64> = j.undelivered().unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (34..=40).collect::<Vec<u64>>());
+
+        // An undelivered entry that does not chain on is refused.
+        let last = files.last().unwrap();
+        let text = std::fs::read_to_string(last).unwrap();
+        let edited = text.replacen("\"i\":39", "\"i\":390", 1);
+        assert_ne!(text, edited, "entry 40 is in the live file");
+        std::fs::write(last, edited).unwrap();
+        let err = j.undelivered().unwrap_err();
+        assert!(err.to_string().contains("entry 40"), "{err}");
+
+        // All delivered: nothing is read at all.
+        j.mark_delivered(&cursor(40)).unwrap();
+        assert_eq!(j.queued().unwrap(), 0);
+        assert!(j.undelivered().unwrap().is_empty());
     }
 
     #[test]

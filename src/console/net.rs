@@ -56,11 +56,7 @@ impl Journaling {
     fn status(&self, error: Option<String>) -> Option<NetMsg> {
         let r = self.recorder.as_ref()?;
         let entries = r.journal().head().0;
-        let queued = r
-            .journal()
-            .undelivered()
-            .map(|u| u.len() as u64)
-            .unwrap_or(0);
+        let queued = r.journal().queued().unwrap_or(0);
         Some(NetMsg::Journal(JournalStatus {
             entries,
             queued,
