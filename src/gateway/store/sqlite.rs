@@ -33,7 +33,9 @@ use super::{
 use crate::protocol::{AccessRequest, AuditEntry, Checkpoint, Grant, ts};
 
 pub struct SqliteStore {
-    writer: SqlitePool,
+    /// Migrations and the writes outside the chain (tokens, checkpoints);
+    /// commits go to the writer thread through `jobs`.
+    other_writes: SqlitePool,
     reader: SqlitePool,
     jobs: mpsc::Sender<Job>,
 }
@@ -90,7 +92,7 @@ impl SqliteStore {
         sqlite_writer::start(path, busy_timeout, rx)?;
         tokio::spawn(checkpoint_wal(checkpointer, jobs.downgrade()));
         Ok(SqliteStore {
-            writer,
+            other_writes: writer,
             reader,
             jobs,
         })
@@ -296,7 +298,7 @@ impl Store for SqliteStore {
             .bind(c.hash)
             .bind(ts::format(&c.at))
             .bind(c.signature)
-            .execute(&self.writer)
+            .execute(&self.other_writes)
             .await
             .map_err(unavailable)?;
             Ok(())
@@ -336,7 +338,7 @@ impl Store for SqliteStore {
             .bind(t.expires_at.as_ref().map(ts::format))
             .bind(t.revoked_at.as_ref().map(ts::format))
             .bind(t.label)
-            .execute(&self.writer)
+            .execute(&self.other_writes)
             .await
             .map_err(unavailable)?;
             Ok(())
@@ -364,7 +366,7 @@ impl Store for SqliteStore {
                 sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
                     .bind(ts::format(&at))
                     .bind(id)
-                    .execute(&self.writer)
+                    .execute(&self.other_writes)
                     .await
                     .map_err(unavailable)?;
             Ok(res.rows_affected() == 1)

@@ -19,7 +19,7 @@
 //! a retry after the restart gets their stored reply.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -107,7 +107,7 @@ fn sync_and_answer(
     }
 }
 
-fn sync(wal: &PathBuf, file: &mut Option<File>) -> std::io::Result<()> {
+fn sync(wal: &Path, file: &mut Option<File>) -> std::io::Result<()> {
     if file.is_none() {
         // Opened once and kept: SQLite keeps this file (same inode) while
         // the writer's connection is open, and syncing any descriptor of
@@ -138,8 +138,10 @@ mod tests {
         ((tx, Ok(vec![entry])), rx)
     }
 
+    // That an answer waits for its sync is what the next test shows: with
+    // a sync that fails, no answer comes back as done.
     #[tokio::test]
-    async fn answers_arrive_as_they_were_given_once_the_file_is_synced() {
+    async fn answers_arrive_in_order_with_their_outcomes() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("gateway.db-wal");
         std::fs::write(&wal, b"frames").unwrap();
