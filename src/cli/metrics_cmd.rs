@@ -86,7 +86,9 @@ fn sparkline(points: &[(i64, f64)], width: usize) -> String {
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return String::new();
     };
-    let cells = columns_max(points, first.0, last.0, width.min(points.len()));
+    // A window of at least a millisecond: one point still gets its cell.
+    let to = last.0.max(first.0 + 1);
+    let cells = columns_max(points, first.0, to, width.min(points.len()));
     let values = cells.iter().flatten();
     let lo = values.clone().copied().fold(f64::INFINITY, f64::min);
     let hi = values.copied().fold(f64::NEG_INFINITY, f64::max);
@@ -105,6 +107,7 @@ mod tests {
         assert_eq!(line.chars().count(), 10);
         assert_eq!(line.chars().filter(|c| *c == '█').count(), 1, "{line}");
         assert_eq!(sparkline(&[(0, 3.0), (1000, 3.0)], 10), "▁▁");
+        assert_eq!(sparkline(&[(0, 3.0)], 10), "▁");
     }
 
     #[test]
