@@ -362,14 +362,16 @@ mod tests {
 
     #[test]
     fn system_copies_are_written_off_the_callers_thread() {
-        let copied = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let copied = std::sync::Arc::new(std::sync::Mutex::new((String::new(), None)));
         let sink = copied.clone();
         let (done, mut answers) = mpsc::unbounded_channel();
         let mut clip = Clipboard::with_system(
             false,
             done,
             Box::new(move |text| {
-                sink.lock().unwrap().push_str(text);
+                let mut seen = sink.lock().unwrap();
+                seen.0.push_str(text);
+                seen.1 = Some(std::thread::current().id());
                 Ok(())
             }),
         );
@@ -382,7 +384,13 @@ mod tests {
         let outcome = clip.finish(answer, &mut out);
         assert_eq!(outcome.result, Ok("clipboard"));
         assert_eq!((outcome.lines, outcome.bytes), (1, 10));
-        assert_eq!(*copied.lock().unwrap(), "ERROR boom");
+        let (text, writer_thread) = copied.lock().unwrap().clone();
+        assert_eq!(text, "ERROR boom");
+        let caller = std::thread::current().id();
+        assert!(
+            writer_thread.is_some_and(|t| t != caller),
+            "written on the caller's thread"
+        );
         assert!(out.is_empty(), "nothing for the terminal");
     }
 
