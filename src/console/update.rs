@@ -1304,20 +1304,12 @@ mod tests {
         }
     }
 
+    /// `holder`'s logs:read grant on payments from t0, granted by req-1.
     fn grant(id: &str, holder: &str, secs: i64) -> Grant {
         Grant {
-            id: id.into(),
             request_id: "req-1".into(),
             user: holder.into(),
-            service: "payments".into(),
-            capabilities: vec![Capability::LogsRead],
-            starts_at: t0(),
-            expires_at: t0() + chrono::Duration::seconds(secs),
-            state: GrantState::Active,
-            break_glass: false,
-            revoked_by: None,
-            revoke_reason: None,
-            ended_at: None,
+            ..crate::console::fixtures::grant(id, "payments", Capability::LogsRead, 0, secs)
         }
     }
 

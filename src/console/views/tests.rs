@@ -118,6 +118,17 @@ fn grant(id: &str, who: &str, svc: &str, caps: &[Capability], from: &str, to: &s
     }
 }
 
+/// `g`, revoked by `by` at `at` for `reason`.
+fn revoke(g: Grant, by: &str, reason: &str, at: &str) -> Grant {
+    Grant {
+        state: GrantState::Revoked,
+        revoked_by: Some(by.into()),
+        revoke_reason: Some(reason.into()),
+        ended_at: Some(t(at)),
+        ..g
+    }
+}
+
 fn entry(
     seq: u64,
     at: &str,
@@ -198,18 +209,19 @@ fn incident() -> App {
     );
     g5.break_glass = true;
     // Revoked earlier: shows on alice's Grants pane through its request.
-    let mut g6 = grant(
-        "grt-c356c7d8e9f0",
-        "alice",
-        "ledger",
-        &[LOGS],
-        "01:10:00",
-        "01:40:00",
+    let g6 = revoke(
+        grant(
+            "grt-c356c7d8e9f0",
+            "alice",
+            "ledger",
+            &[LOGS],
+            "01:10:00",
+            "01:40:00",
+        ),
+        "dana",
+        "incident INC-4490 closed",
+        "01:25:00",
     );
-    g6.state = GrantState::Revoked;
-    g6.revoked_by = Some("dana".into());
-    g6.revoke_reason = Some("incident INC-4490 closed".into());
-    g6.ended_at = Some(t("01:25:00"));
     for g in [g1, g2, g3, g4, g5, g6] {
         app.grants.insert(g.id.clone(), g);
     }
@@ -1781,18 +1793,19 @@ fn metrics_lead(w: u16, h: u16, lead: bool) -> App {
         .unwrap()
         .capabilities
         .push(METRICS);
-    let mut carols = grant(
-        "grt-d478d9e0f1a2",
-        "carol",
-        "payments",
-        &[METRICS],
-        "02:46:00",
-        "03:16:00",
+    let carols = revoke(
+        grant(
+            "grt-d478d9e0f1a2",
+            "carol",
+            "payments",
+            &[METRICS],
+            "02:46:00",
+            "03:16:00",
+        ),
+        "alice",
+        "bob has it",
+        "02:52:00",
     );
-    carols.state = GrantState::Revoked;
-    carols.revoked_by = Some("alice".into());
-    carols.revoke_reason = Some("bob has it".into());
-    carols.ended_at = Some(t("02:52:00"));
     app.grants.insert(carols.id.clone(), carols);
     app
 }
@@ -1831,18 +1844,19 @@ fn metrics_marks(w: u16, h: u16) -> App {
     c.range = MetricsRange::H1;
     c.step_s = 60;
     c.series = payments_series_over(60);
-    let mut revoked = grant(
-        "grt-5e01a2b3c4d5",
-        "alice",
-        "payments",
-        &[LOGS, METRICS],
-        "02:05:00",
-        "02:35:00",
+    let revoked = revoke(
+        grant(
+            "grt-5e01a2b3c4d5",
+            "alice",
+            "payments",
+            &[LOGS, METRICS],
+            "02:05:00",
+            "02:35:00",
+        ),
+        "dana",
+        "wrong service, ask for checkout-api",
+        "02:18:00",
     );
-    revoked.state = GrantState::Revoked;
-    revoked.revoked_by = Some("dana".into());
-    revoked.revoke_reason = Some("wrong service, ask for checkout-api".into());
-    revoked.ended_at = Some(t("02:18:00"));
     let mut expired = grant(
         "grt-6f12b3c4d5e6",
         "alice",
