@@ -142,7 +142,8 @@ const SCAN_CHUNK: u64 = 16 << 20;
 /// Reads one file as [`Link`]s, in order, handing each to `each` until it
 /// returns false, without holding the file or its entries in memory (a
 /// million-entry journal is checked in a couple of seconds this way). Says
-/// whether the last line was torn, as [`read_file`] does.
+/// whether the last line was torn, as [`read_file`] does (false when `each`
+/// stopped the scan).
 pub fn scan_links(path: &Path, each: impl FnMut(&Link) -> bool) -> Result<bool, JournalError> {
     scan_links_by(path, SCAN_CHUNK, each)
 }
@@ -366,11 +367,6 @@ impl Journal {
         Ok(())
     }
 
-    /// Every entry, oldest first, verified as one chain.
-    pub fn entries(&self) -> Result<Vec<AuditEntry>, JournalError> {
-        read_dir_chain(&self.dir)
-    }
-
     /// Entries the gateway has not acknowledged yet, oldest first, checked
     /// to chain on from the last delivered one. Only the newest files are
     /// read, back to the one holding that entry: a journal of months costs
@@ -390,37 +386,22 @@ impl Journal {
                 break;
             }
         }
-        let mut verifier = if delivered == 0 {
-            ChainVerifier::new()
-        } else {
-            let last_delivered = newest_first
-                .iter()
-                .flat_map(|(_, entries)| entries)
-                .find(|e| e.seq == delivered);
-            match last_delivered {
-                Some(e) => ChainVerifier::resume(delivered + 1, e.hash.clone()),
-                // The delivered entry is gone from the files: the whole
-                // chain says where it broke.
-                None => {
-                    read_dir_chain(&self.dir)?;
-                    return Err(JournalError::Chain {
-                        path: self.dir.join(CURSOR),
-                        source: ChainError::SeqGap {
-                            expected: delivered,
-                            found: delivered + 1,
-                        },
-                    });
-                }
-            }
-        };
+        // Checked from the delivered entry on, its own hash included: when
+        // it is gone, the gap names what stands in its place.
+        let mut verifier = (delivered == 0).then(ChainVerifier::new);
         let mut undelivered = Vec::new();
         for (path, entries) in newest_first.into_iter().rev() {
-            for e in entries.into_iter().filter(|e| e.seq > delivered) {
-                verifier.push(&e).map_err(|source| JournalError::Chain {
-                    path: path.clone(),
-                    source,
-                })?;
-                undelivered.push(e);
+            for e in entries.into_iter().filter(|e| e.seq >= delivered) {
+                verifier
+                    .get_or_insert_with(|| ChainVerifier::resume(delivered, e.prev_hash.clone()))
+                    .push(&e)
+                    .map_err(|source| JournalError::Chain {
+                        path: path.clone(),
+                        source,
+                    })?;
+                if e.seq > delivered {
+                    undelivered.push(e);
+                }
             }
         }
         Ok(undelivered)
@@ -572,7 +553,7 @@ mod tests {
         let mut j = Journal::open(dir.path(), "alice", "cli:test").unwrap();
         let e = j.append("grant.revoke", "grt-1", json!({}), now()).unwrap();
         assert_eq!(e.seq, 3);
-        let all = j.entries().unwrap();
+        let all = read_dir_chain(dir.path()).unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(chain::verify(&all), Ok(3));
     }
@@ -665,11 +646,17 @@ mod tests {
         j.mark_delivered(&cursor(33)).unwrap();
         assert_eq!(j.queued().unwrap(), 7);
 
-        // The oldest file goes bad: delivery does not read it.
-        std::fs::write(&files[0], b"not json\n").unwrap();
+        // The oldest file goes bad (corrupt, not merely torn): delivery
+        // does not read it.
+        std::fs::write(&files[0], b"not json\nnor this\n").unwrap();
         assert!(read_dir_chain(dir.path()).is_err());
+        assert!(matches!(
+            read_file(&files[0]),
+            Err(JournalError::Corrupt { .. })
+        ));
         let seqs: Vec<u64> = j.undelivered().unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (34..=40).collect::<Vec<u64>>());
+        assert_eq!(j.undelivered().unwrap(), all[33..]);
 
         // An undelivered entry that does not chain on is refused.
         let last = files.last().unwrap();
@@ -679,6 +666,22 @@ mod tests {
         std::fs::write(last, edited).unwrap();
         let err = j.undelivered().unwrap_err();
         assert!(err.to_string().contains("entry 40"), "{err}");
+
+        // The file holding the last delivered entry is gone: the gap is
+        // named, nothing is sent.
+        let gone = files
+            .iter()
+            .position(|f| read_file(f).is_ok_and(|(es, _)| es.iter().any(|e| e.seq == 33)))
+            .unwrap();
+        assert!(gone + 1 < files.len(), "entry 33 is in a rotated file");
+        let after = read_file(&files[gone + 1]).unwrap().0[0].seq;
+        std::fs::remove_file(&files[gone]).unwrap();
+        let err = j.undelivered().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("expected entry 33 but found entry {after}")),
+            "{err}"
+        );
 
         // All delivered: nothing is read at all.
         j.mark_delivered(&cursor(40)).unwrap();
