@@ -379,7 +379,7 @@ async fn a_gateway_killed_between_committing_a_record_and_replying_records_it_on
                 break d.path();
             }
             assert!(std::time::Instant::now() < deadline, "no journal appeared");
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     };
     // Wait for the commit to show in the chain (the other worker thread
