@@ -631,6 +631,12 @@ impl Op {
     }
 }
 
+/// A fresh op id. Time-ordered (UUIDv7), so the gateway's stored replies,
+/// keyed by user and op id, grow at the end of each user's range.
+pub fn new_op_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// A client frame: an op with its idempotency id.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientFrame {
@@ -651,9 +657,7 @@ pub struct DecodeError {
 impl ClientFrame {
     pub fn new(op: Op) -> Self {
         ClientFrame {
-            // Time-ordered (v7), so the gateway's stored replies, keyed by
-            // user and op id, grow at the end of each user's range.
-            id: uuid::Uuid::now_v7().to_string(),
+            id: new_op_id(),
             op,
         }
     }

@@ -37,11 +37,6 @@ pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
     ("quit", "leave the console"),
 ];
 
-/// Time-ordered (v7), like `ClientFrame::new`'s op ids.
-fn new_op_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
 pub(super) fn flash(app: &mut App, level: Level, text: impl Into<String>) {
     app.flash = Some(Flash {
         text: text.into(),
@@ -60,7 +55,7 @@ pub(super) fn send(app: &mut App, op: Op, what: impl Into<String>) -> Vec<Effect
         );
         return Vec::new();
     }
-    let op_id = new_op_id();
+    let op_id = crate::protocol::new_op_id();
     app.in_flight
         .insert(op_id.clone(), InFlight { what: what.into() });
     vec![Effect::Send { op_id, op }]
