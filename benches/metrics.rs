@@ -149,11 +149,7 @@ fn backfill(promtool: &Path, dir: &Path) -> usize {
                         .map(|(k, v)| format!("{k}=\"{v}\""))
                         .collect::<Vec<_>>()
                         .join(",");
-                    let value = if sample.value.is_nan() {
-                        "NaN".to_string()
-                    } else {
-                        format!("{}", sample.value)
-                    };
+                    let value = exposition::format_value(sample.value);
                     let mut line = String::new();
                     let _ = writeln!(line, "{}{{{label_text}}} {value} {at}", sample.name);
                     entry.2.entry(series_key).or_default().push(line);
