@@ -72,8 +72,8 @@ impl Metrics {
         }
     }
 
-    /// Prometheus text exposition; `active_grants` is read from the store by
-    /// the caller so that it is never stale.
+    /// Prometheus text exposition; `active_grants` is the caller's (the
+    /// engine's active-grant index, which follows every commit).
     pub fn render(&self, active_grants: Option<u64>) -> String {
         let mut out = String::new();
         let mut gauge = |name: &str, help: &str, kind: &str, value: String| {
