@@ -122,13 +122,6 @@ async fn created(conn: &Connection, op: Op) -> AccessRequest {
         .unwrap()
 }
 
-/// The whole gateway audit chain, oldest first (as a lead).
-async fn whole_chain(lead: &Connection) -> Vec<AuditEntry> {
-    let mut entries = audit(lead, None).await;
-    entries.reverse();
-    entries
-}
-
 /// Asserts a raw socket still works: catalog.list is answered ok.
 async fn assert_still_usable(raw: &mut Raw) {
     raw.send(r#"{"id":"after","op":"catalog.list"}"#).await;
@@ -570,11 +563,10 @@ async fn healthz_is_ok_and_metrics_count_ops() {
     );
     assert!(body.contains("breakglass_connections 1"), "{body}");
     // An auto-approved grant is in force at once; a revoked one is not.
-    let mut reply = alice.call(ask("search", 600)).await.unwrap();
-    let request: breakglass::protocol::AccessRequest = reply.take("request").unwrap();
+    let grant_id = grant_at_once(&alice, ask("search", 600), "alice is on call for search").await;
     let (_, body) = http_get(&gw.http, "/metrics");
     assert!(body.contains("breakglass_active_grants 1"), "{body}");
-    revoke(&alice, &request.grant_id.unwrap(), "done").await;
+    revoke(&alice, &grant_id, "done").await;
     let (_, body) = http_get(&gw.http, "/metrics");
     assert!(body.contains("breakglass_active_grants 0"), "{body}");
 }

@@ -10,7 +10,9 @@ use breakglass::protocol::{
     AuditEntry, CloseReason, ErrorCode, Event, GrantState, LogFilter, LogLine, Op,
 };
 
-use crate::support::{Gateway, ask, audit, config_gateway, event_where, list_grants, revoke};
+use crate::support::{
+    Gateway, ask, audit, config_gateway, event_where, grant_at_once, list_grants, revoke,
+};
 
 /// A gateway whose `search` logs are the files `DIR/search/*.log` and whose
 /// `payments` logs are what `payments_cmd` prints.
@@ -39,11 +41,12 @@ fn append(path: &Path, lines: &[&str]) {
 
 /// alice's `search` grant (auto-approved: she is on call) for `secs`.
 async fn search_grant(alice: &Connection, secs: u64) -> String {
-    let mut reply = alice.call(ask("search", secs)).await.unwrap();
-    let request: breakglass::protocol::AccessRequest = reply.take("request").unwrap();
-    request
-        .grant_id
-        .expect("search is approved at once for whoever is on call")
+    grant_at_once(
+        alice,
+        ask("search", secs),
+        "search is approved at once for whoever is on call",
+    )
+    .await
 }
 
 /// alice's `payments` grant, approved by bob.
@@ -104,29 +107,6 @@ async fn lines_within(conn: &mut Connection, sub_id: &str, limit: Duration) -> V
     }
 }
 
-/// Returns once the stream of `file` is live: the reader starts with the
-/// first subscriber, and what is written before it has the file open is
-/// history, which a subscription without `since_s` never gets. Writes
-/// numbered probes until one arrives, then waits for the last one written,
-/// so that no probe is still on its way afterwards.
-async fn until_following(conn: &mut Connection, sub_id: &str, file: &Path) {
-    for i in 0..100 {
-        let probe = format!("probe {i}");
-        append(file, &[probe.as_str()]);
-        let first = lines_within(conn, sub_id, Duration::from_millis(200)).await;
-        if first.is_empty() {
-            continue;
-        }
-        let mut seen = first;
-        while !seen.iter().any(|l| l.text == probe) {
-            seen = lines_until(conn, sub_id, 1).await;
-            assert!(!seen.is_empty(), "`{probe}` never arrived");
-        }
-        return;
-    }
-    panic!("no line written to {} arrived", file.display());
-}
-
 /// Every event of the stream up to and including its `logs.closed`.
 async fn until_closed(conn: &mut Connection, sub_id: &str) -> (Vec<LogLine>, Option<CloseReason>) {
     let mut lines = Vec::new();
@@ -167,8 +147,9 @@ async fn a_granted_stream_gets_new_lines_redacted_with_levels_and_is_closed_at_e
     );
     let mut alice = gw.connect("alice").await;
     let grant_id = search_grant(&alice, 4).await;
+    // The reply comes once the reader has the file open: what is written
+    // from now on is new, what was there is history this stream never gets.
     let sub = subscribe(&alice, "search", None, None).await.unwrap();
-    until_following(&mut alice, &sub, &file).await;
     append(
         &file,
         &[

@@ -4,21 +4,19 @@
 use std::time::Duration;
 
 use breakglass::client::Connection;
-use breakglass::protocol::{AccessRequest, Capability, ErrorCode, Op, Series};
+use breakglass::protocol::{Capability, ErrorCode, Op, Series};
 
-use crate::support::{Gateway, ask_for, audit, revoke};
+use crate::support::{Gateway, ask_for, audit, grant_at_once, revoke};
 
 /// alice's `metrics:read` grant on `search` (approved at once: she is on
 /// call there).
 async fn metrics_grant(alice: &Connection) -> String {
-    let mut reply = alice
-        .call(ask_for("search", Capability::MetricsRead, 600))
-        .await
-        .unwrap();
-    let request: AccessRequest = reply.take("request").unwrap();
-    request
-        .grant_id
-        .expect("search is approved at once for alice")
+    grant_at_once(
+        alice,
+        ask_for("search", Capability::MetricsRead, 600),
+        "search is approved at once for alice",
+    )
+    .await
 }
 
 async fn query(

@@ -131,15 +131,7 @@ impl Gateway {
     /// The gateway's whole audit chain, oldest first, as carol (a lead)
     /// reads it.
     pub async fn chain(&self) -> Vec<breakglass::protocol::AuditEntry> {
-        let carol = self.connect("carol").await;
-        let mut reply = carol
-            .call(Op::AuditRange {
-                from_seq: 1,
-                limit: 10_000,
-            })
-            .await
-            .unwrap();
-        reply.take("entries").unwrap()
+        whole_chain(&self.connect("carol").await).await
     }
 
     /// kill -9.
@@ -398,6 +390,16 @@ pub async fn list_requests(conn: &Connection, mine: bool) -> Vec<AccessRequest> 
         .unwrap()
 }
 
+/// The grant of a `request.create` approved at once (`why`: why it is).
+pub async fn grant_at_once(conn: &Connection, op: Op, why: &str) -> String {
+    let mut reply = conn.call(op).await.unwrap();
+    let request: AccessRequest = reply.take("request").unwrap();
+    match request.grant_id {
+        Some(id) => id,
+        None => panic!("{why}: {request:?}"),
+    }
+}
+
 /// `grant.list` as `conn`.
 pub async fn list_grants(conn: &Connection, active_only: bool) -> Vec<Grant> {
     conn.call(Op::GrantList { active_only })
@@ -415,6 +417,18 @@ pub async fn revoke(conn: &Connection, grant_id: &str, reason: &str) {
     })
     .await
     .unwrap();
+}
+
+/// The whole audit chain, oldest first, as `lead` (a lead) reads it.
+pub async fn whole_chain(lead: &Connection) -> Vec<breakglass::protocol::AuditEntry> {
+    lead.call(Op::AuditRange {
+        from_seq: 1,
+        limit: 10_000,
+    })
+    .await
+    .unwrap()
+    .take("entries")
+    .unwrap()
 }
 
 /// `audit.query` as `conn`: newest first; its own entries, or everyone's
