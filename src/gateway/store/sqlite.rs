@@ -538,4 +538,61 @@ mod tests {
         );
         crate::audit::chain::verify(&chain).expect("the chain verifies");
     }
+
+    /// A gateway upgraded across the migration that re-keyed stored replies
+    /// still answers a resend of an op from before the upgrade, and still
+    /// tells two users' equal op ids apart.
+    #[tokio::test]
+    async fn replies_stored_before_the_op_replies_migration_still_answer_resends() {
+        use sqlx::Connection as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut old = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        let mut before = sqlx::migrate!("migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&mut old).await.unwrap();
+        for user in ["alice", "bob"] {
+            sqlx::query("INSERT INTO op_replies (user_name, op_id, reply, at) VALUES (?, 'op-1', ?, 'then')")
+                .bind(user)
+                .bind(format!("{user}'s reply"))
+                .execute(&mut old)
+                .await
+                .unwrap();
+        }
+        old.close().await.unwrap();
+
+        let store = SqliteStore::open(&path, Duration::from_secs(5))
+            .await
+            .unwrap();
+        for user in ["alice", "bob"] {
+            assert_eq!(
+                store.op_reply(user, "op-1").await.unwrap(),
+                Some(format!("{user}'s reply"))
+            );
+        }
+        assert_eq!(store.op_reply("carol", "op-1").await.unwrap(), None);
+        let repeated = store
+            .commit(Commit {
+                audit: vec![entry("request.create.again")],
+                op: Some(super::super::OpRecord {
+                    user: "bob".into(),
+                    op_id: "op-1".into(),
+                    reply: super::super::StoredReply::Text("a second reply".into()),
+                }),
+                ..Commit::default()
+            })
+            .await;
+        assert_eq!(repeated, Err(StoreError::DuplicateOp));
+    }
 }
