@@ -217,6 +217,10 @@ fn is_too_big(e: &axum::Error) -> bool {
     false
 }
 
+/// Most frames written before one flush: what was ready when the writer
+/// woke goes out in one send, without holding a reply behind a long burst.
+const FRAMES_PER_FLUSH: usize = 64;
+
 /// Owns the sending half: replies from the reader, events from the hub.
 /// Numbering events here keeps `seq` gap-free in the order sent.
 async fn write_frames(
@@ -227,8 +231,8 @@ async fn write_frames(
     engine: Arc<Engine>,
 ) {
     let mut seq = 0u64;
-    loop {
-        let out = tokio::select! {
+    'connection: loop {
+        let first = tokio::select! {
             // Replies first: a client waiting on one should not wait behind
             // a burst of other people's events.
             biased;
@@ -242,34 +246,53 @@ async fn write_frames(
             },
             Some(event) = logs.recv() => Outgoing::Log(event),
         };
-        let msg = match out {
-            Outgoing::Reply(text) => Message::Text(text.into()),
-            Outgoing::Own(event) => {
-                seq += 1;
-                engine.metrics.event_sent();
-                Message::Text(encode_event(seq, ts::now(), &event).into())
+        // Whatever else is already waiting joins it: an op's reply and the
+        // event it caused usually arrive together, and one send (one
+        // syscall, one wake-up at the client) beats two. A closed or lagged
+        // channel is left for the select above to report.
+        let mut next = Some(first);
+        let mut written = 0;
+        while let Some(out) = next.take() {
+            let msg = match out {
+                Outgoing::Reply(text) => Message::Text(text.into()),
+                Outgoing::Own(event) => {
+                    seq += 1;
+                    engine.metrics.event_sent();
+                    Message::Text(encode_event(seq, ts::now(), &event).into())
+                }
+                Outgoing::Shared(published) => {
+                    seq += 1;
+                    engine.metrics.event_sent();
+                    Message::Text(published.frame(seq).into())
+                }
+                Outgoing::Log(json) => {
+                    seq += 1;
+                    engine.metrics.event_sent();
+                    Message::Text(super::hub::splice_frame(seq, &ts::now(), &json).into())
+                }
+                Outgoing::Close(code, reason) => {
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code,
+                            reason: reason.into(),
+                        })))
+                        .await;
+                    break 'connection;
+                }
+            };
+            if sink.feed(msg).await.is_err() {
+                break 'connection;
             }
-            Outgoing::Shared(published) => {
-                seq += 1;
-                engine.metrics.event_sent();
-                Message::Text(published.frame(seq).into())
+            written += 1;
+            if written < FRAMES_PER_FLUSH {
+                next = rx
+                    .try_recv()
+                    .ok()
+                    .or_else(|| events.try_recv().ok().map(Outgoing::Shared))
+                    .or_else(|| logs.try_recv().ok().map(Outgoing::Log));
             }
-            Outgoing::Log(json) => {
-                seq += 1;
-                engine.metrics.event_sent();
-                Message::Text(super::hub::splice_frame(seq, &ts::now(), &json).into())
-            }
-            Outgoing::Close(code, reason) => {
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    })))
-                    .await;
-                break;
-            }
-        };
-        if sink.send(msg).await.is_err() {
+        }
+        if sink.flush().await.is_err() {
             break;
         }
     }
