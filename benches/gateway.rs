@@ -32,7 +32,7 @@ use breakglass::client::Connection;
 use breakglass::gateway::Running;
 use breakglass::gateway::config::GatewayConfig;
 use breakglass::protocol::{AccessRequest, Capability, Event, GrantState, Op};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::{Barrier, broadcast, mpsc};
@@ -405,9 +405,12 @@ fn create_op(service: &str, duration_s: u64, reason: &str) -> Op {
 }
 
 /// Drops events that have already arrived, without waiting for more, so an
-/// unread event queue does not grow for the whole run.
+/// unread event queue does not grow for the whole run. Polled once, not
+/// under a zero timeout: tokio's timer fires on a millisecond tick, so a
+/// zero timeout waited up to a millisecond whenever nothing had arrived,
+/// which idled every client between its ops.
 async fn drain_events(conn: &mut Connection) {
-    while let Ok(Some(_)) = tokio::time::timeout(Duration::ZERO, conn.next_event()).await {}
+    while let Some(Some(_)) = conn.next_event().now_or_never() {}
 }
 
 // ---------------------------------------------------------------- 1. RTT
@@ -507,7 +510,7 @@ fn bench_round_trip(server_rt: &Runtime, client_rt: &Runtime, notes: &mut Vec<St
 
     // Many clients at once, each its own connection and user.
     let per_client = RTT_OPS / RTT_CLIENTS;
-    let (samples, wall, errors, server) = client_rt.block_on(async {
+    let (samples, wall, errors, server, cpu) = client_rt.block_on(async {
         let mut conns = Vec::with_capacity(RTT_CLIENTS);
         for t in &tokens {
             conns.push(Connection::connect(&url, t).await.expect("connect"));
@@ -542,6 +545,7 @@ fn bench_round_trip(server_rt: &Runtime, client_rt: &Runtime, notes: &mut Vec<St
             }));
         }
         let before = server_op_time(&engine);
+        let cpu_before = thread_cpu();
         barrier.wait().await;
         let wall = Instant::now();
         let mut all = Vec::with_capacity(RTT_OPS);
@@ -552,7 +556,8 @@ fn bench_round_trip(server_rt: &Runtime, client_rt: &Runtime, notes: &mut Vec<St
             errors += e;
         }
         let server = server_op_time(&engine).since(before);
-        (all, wall.elapsed(), errors, server)
+        let cpu = cpu_since(&cpu_before, &thread_cpu());
+        (all, wall.elapsed(), errors, server, cpu)
     });
     let capped = samples.len() < per_client * RTT_CLIENTS;
     let many = Stats::from_durations(&samples, per_client * RTT_CLIENTS);
@@ -576,6 +581,13 @@ fn bench_round_trip(server_rt: &Runtime, client_rt: &Runtime, notes: &mut Vec<St
         server.mean_ms(),
         server.share_under_5ms() * 100.0
     );
+    println!(
+        "  CPU per op, by thread: {}",
+        cpu.iter()
+            .map(|(name, ns)| format!("{name} {:.0} µs", *ns as f64 / 1e3 / samples.len() as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     if errors > 0 {
         notes.push(format!(
             "{errors} of the {RTT_CLIENTS}-client request.create ops failed"
@@ -596,6 +608,49 @@ fn bench_round_trip(server_rt: &Runtime, client_rt: &Runtime, notes: &mut Vec<St
     );
     gw.stop(server_rt);
     rows
+}
+
+/// CPU time used so far by this process's threads, summed by thread name
+/// (nanoseconds, from /proc/self/task/*/schedstat; empty where there is no
+/// /proc). Threads that end in between are not counted.
+fn thread_cpu() -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+        if let Some(ns) = ns {
+            *by_name.entry(name.trim().to_string()).or_insert(0) += ns;
+        }
+    }
+    by_name
+}
+
+/// What each thread name used between two `thread_cpu` readings, busiest
+/// first, with the whole process as `all`.
+fn cpu_since(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> Vec<(String, u64)> {
+    let mut used: Vec<(String, u64)> = after
+        .iter()
+        .map(|(name, ns)| {
+            (
+                name.clone(),
+                ns.saturating_sub(*before.get(name).unwrap_or(&0)),
+            )
+        })
+        .filter(|(_, ns)| *ns > 0)
+        .collect();
+    used.sort_by_key(|(_, ns)| std::cmp::Reverse(*ns));
+    let all = used.iter().map(|(_, ns)| ns).sum();
+    used.insert(0, ("all".into(), all));
+    used
 }
 
 /// The summed round trips of back-to-back ops, in seconds.
