@@ -9,6 +9,7 @@
 
 pub mod sqlite;
 mod sqlite_writer;
+mod wal_checkpoint;
 mod wal_sync;
 
 use chrono::{DateTime, Utc};

@@ -15,6 +15,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +28,8 @@ use sqlx::sqlite::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::sqlite_writer::{self, Job, MAX_BATCH};
+pub use super::wal_checkpoint::WalLimits;
+use super::wal_checkpoint::{self, FinishRequest};
 use super::{
     AuditQuery, Commit, RequestQuery, Store, StoreError, StoreResult, TokenRecord, Versioned,
 };
@@ -57,6 +60,15 @@ fn parse_time(raw: &str) -> StoreResult<DateTime<Utc>> {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub async fn open(path: &Path, busy_timeout: Duration) -> StoreResult<SqliteStore> {
+        Self::open_with(path, busy_timeout, WalLimits::default()).await
+    }
+
+    /// The same, restarting the WAL at other lengths than the default.
+    pub async fn open_with(
+        path: &Path,
+        busy_timeout: Duration,
+        wal: WalLimits,
+    ) -> StoreResult<SqliteStore> {
         let url = format!("sqlite://{}", path.display());
         let options = SqliteConnectOptions::from_str(&url)
             .map_err(unavailable)?
@@ -89,40 +101,20 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        sqlite_writer::start(path, busy_timeout, rx)?;
-        tokio::spawn(checkpoint_wal(checkpointer, jobs.downgrade()));
+        let finish = Arc::new(FinishRequest::default());
+        sqlite_writer::start(path, busy_timeout, rx, finish.clone())?;
+        let alive = jobs.downgrade();
+        tokio::spawn(wal_checkpoint::run(
+            checkpointer,
+            move || alive.upgrade().is_some(),
+            wal,
+            finish,
+        ));
         Ok(SqliteStore {
             other_writes: writer,
             reader,
             jobs,
         })
-    }
-}
-
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-/// Copies committed WAL frames into the database file on a connection of
-/// its own, every second, for as long as the store lives. A PASSIVE
-/// checkpoint never waits for (or blocks) the writer, so commits keep their
-/// latency; SQLite restarts the WAL from the top once a checkpoint has
-/// caught up, which keeps the file bounded. Durability does not depend on
-/// it: a commit is durable once its WAL frames are synced.
-async fn checkpoint_wal(pool: SqlitePool, alive: mpsc::WeakSender<Job>) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if alive.upgrade().is_none() {
-            pool.close().await;
-            return;
-        }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint failed; the WAL grows until one succeeds");
-        }
     }
 }
 
@@ -697,5 +689,68 @@ mod tests {
                 if may_sort { "" } else { " and no sort" }
             );
         }
+    }
+
+    /// Commits that never pause would keep a checkpoint from ever catching
+    /// up, and the WAL grew for as long as they came. Now it starts over
+    /// once it is long, and nothing committed is lost to the restarts.
+    #[tokio::test]
+    async fn a_steady_stream_of_commits_keeps_the_wal_short_and_whole() {
+        const TASKS: usize = 4;
+        const COMMITS: usize = 400;
+        const FRAME: u64 = 4096 + 24;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.db");
+        let limits = WalLimits {
+            every: Duration::from_millis(20),
+            long: 64,
+            tail: 16,
+        };
+        let store = Arc::new(
+            SqliteStore::open_with(&path, Duration::from_secs(10), limits)
+                .await
+                .unwrap(),
+        );
+        // Each entry fills a page of its own, so without restarts the WAL
+        // would end at least this long.
+        let pad = "x".repeat(3_500);
+        let mut tasks = Vec::new();
+        for t in 0..TASKS {
+            let (store, pad) = (store.clone(), pad.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..COMMITS {
+                    let draft = Draft::new(
+                        "alice",
+                        "gateway",
+                        "test.append",
+                        "t",
+                        serde_json::json!({"t": t, "i": i, "pad": pad}),
+                        ts::now(),
+                    );
+                    store
+                        .commit(Commit {
+                            audit: vec![draft],
+                            ..Commit::default()
+                        })
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        // The file keeps the length it reached: its high-water mark.
+        let reached = std::fs::metadata(&wal).unwrap().len() / FRAME;
+        let unbounded = (TASKS * COMMITS) as u64;
+        assert!(
+            reached < unbounded,
+            "the WAL reached {reached} frames for {unbounded} commits of a page each"
+        );
+        let chain = store.audit_range(1, 10_000).await.unwrap();
+        assert_eq!(chain.len(), TASKS * COMMITS);
+        crate::audit::chain::verify(&chain).expect("the chain verifies");
     }
 }

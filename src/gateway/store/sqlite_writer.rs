@@ -9,12 +9,14 @@
 //! one out. Reads stay on sqlx's pool.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::wal_checkpoint::FinishRequest;
 use super::wal_sync::WalSync;
 use super::{Commit, StoreError, StoreResult, Write};
 use crate::audit::chain::{self, GENESIS_HASH};
@@ -36,6 +38,7 @@ pub(super) fn start(
     path: &Path,
     busy_timeout: Duration,
     jobs: mpsc::Receiver<Job>,
+    finish: Arc<FinishRequest>,
 ) -> StoreResult<()> {
     let conn = Connection::open_with_flags(
         path,
@@ -60,7 +63,7 @@ pub(super) fn start(
     let sync = WalSync::start(wal.into()).map_err(starting)?;
     std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || write_batches(conn, jobs, sync))
+        .spawn(move || write_batches(conn, jobs, sync, finish))
         .map_err(starting)?;
     Ok(())
 }
@@ -68,7 +71,12 @@ pub(super) fn start(
 /// Group commit: whatever commits queued up while the previous transaction
 /// was being applied go into the next one, and its answers wait for the
 /// next sync of the WAL.
-fn write_batches(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, sync: WalSync) {
+fn write_batches(
+    mut conn: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    sync: WalSync,
+    finish: Arc<FinishRequest>,
+) {
     // The chain head after the last batch this thread committed: it is the
     // database's only writer of the chain, so it need not read it back.
     let mut head: Option<(u64, String)> = None;
@@ -97,6 +105,25 @@ fn write_batches(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, sync: WalS
         // Refusals too: a repeated op id is answered from a stored reply
         // that may still be waiting for this very sync.
         sync.answer_when_durable(replies.into_iter().zip(outcomes).collect());
+        if finish.take() {
+            finish_checkpoint(&conn);
+        }
+    }
+}
+
+/// Copies the last frames of a long WAL back, so that the next commit
+/// starts it again from the top (see `wal_checkpoint`). The batch just
+/// committed is already with the sync thread; only the next one waits.
+fn finish_checkpoint(conn: &Connection) {
+    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    });
+    match done {
+        Ok((log, copied)) if copied < log => {
+            tracing::debug!(log, copied, "a reader kept the WAL from restarting")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not finish a WAL checkpoint"),
     }
 }
 
