@@ -178,7 +178,7 @@ fn print_machine() {
         }
     );
     println!(
-        "store:   SQLite in {} (WAL, synchronous=FULL), one fresh store per section",
+        "store:   SQLite in {} (WAL; each op answered after an fdatasync of the WAL that covers its commit), one fresh store per section",
         std::env::temp_dir().display()
     );
     if cfg!(debug_assertions) {
