@@ -77,7 +77,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(busy_timeout)
             .foreign_keys(true)
-            // Checkpoints run beside the writer (see `checkpoint_wal`), not
+            // Checkpoints run beside the writer (see `wal_checkpoint`), not
             // inside whichever commit crosses SQLite's 1,000-page mark.
             .pragma("wal_autocheckpoint", "0");
         let writer = SqlitePoolOptions::new()
