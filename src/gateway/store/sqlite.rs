@@ -432,21 +432,7 @@ mod tests {
         let before = size();
         let pad = "x".repeat(2_000);
         for i in 0..300 {
-            let draft = Draft::new(
-                "alice",
-                "gateway",
-                "test.append",
-                "t",
-                serde_json::json!({"i": i, "pad": pad}),
-                ts::now(),
-            );
-            store
-                .commit(Commit {
-                    audit: vec![draft],
-                    ..Commit::default()
-                })
-                .await
-                .unwrap();
+            append(&store, serde_json::json!({"i": i, "pad": pad})).await;
         }
         // Commits only append to the WAL; the background checkpoint copies
         // them into the database file (600 KB of entries).
@@ -461,6 +447,18 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(store.audit_head().await.unwrap().unwrap().0, 300);
+    }
+
+    /// Commits one audit entry with `detail`, and nothing else.
+    async fn append(store: &SqliteStore, detail: serde_json::Value) {
+        let draft = Draft::new("alice", "gateway", "test.append", "t", detail, ts::now());
+        store
+            .commit(Commit {
+                audit: vec![draft],
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
     }
 
     fn entry(action: &str) -> Draft {
@@ -719,21 +717,7 @@ mod tests {
             let (store, pad) = (store.clone(), pad.clone());
             tasks.push(tokio::spawn(async move {
                 for i in 0..COMMITS {
-                    let draft = Draft::new(
-                        "alice",
-                        "gateway",
-                        "test.append",
-                        "t",
-                        serde_json::json!({"t": t, "i": i, "pad": pad}),
-                        ts::now(),
-                    );
-                    store
-                        .commit(Commit {
-                            audit: vec![draft],
-                            ..Commit::default()
-                        })
-                        .await
-                        .unwrap();
+                    append(&store, serde_json::json!({"t": t, "i": i, "pad": pad})).await;
                 }
             }));
         }
