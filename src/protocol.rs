@@ -632,7 +632,7 @@ impl Op {
 }
 
 /// A fresh op id. Time-ordered (UUIDv7), so the gateway's stored replies,
-/// keyed by user and op id, grow at the end of each user's range.
+/// keyed op id first, grow at the end of their index.
 pub fn new_op_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
