@@ -165,6 +165,11 @@ fn audit_sql(since: bool, actor: bool) -> &'static str {
     }
 }
 
+/// A listing's limit as SQLite takes it: 0 (no limit) is -1.
+fn sql_limit(limit: u32) -> i64 {
+    if limit == 0 { -1 } else { i64::from(limit) }
+}
+
 fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEntry> {
     Ok(AuditEntry {
         seq: row.get::<i64, _>("seq") as u64,
@@ -254,7 +259,7 @@ impl Store for SqliteStore {
                 query = query.bind(requester);
             }
             let rows = query
-                .bind(if q.limit == 0 { -1 } else { i64::from(q.limit) })
+                .bind(sql_limit(q.limit))
                 .fetch_all(&self.reader)
                 .await
                 .map_err(unavailable)?;
@@ -298,7 +303,7 @@ impl Store for SqliteStore {
                 query = query.bind(actor);
             }
             let rows = query
-                .bind(if q.limit == 0 { -1 } else { i64::from(q.limit) })
+                .bind(sql_limit(q.limit))
                 .fetch_all(&self.reader)
                 .await
                 .map_err(unavailable)?;
