@@ -86,9 +86,7 @@ fn sparkline(points: &[(i64, f64)], width: usize) -> String {
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return String::new();
     };
-    // A window of at least a millisecond: one point still gets its cell.
-    let to = last.0.max(first.0 + 1);
-    let cells = columns_max(points, first.0, to, width.min(points.len()));
+    let cells = columns_max(points, first.0, last.0, width.min(points.len()));
     let values = cells.iter().flatten();
     let lo = values.clone().copied().fold(f64::INFINITY, f64::min);
     let hi = values.copied().fold(f64::NEG_INFINITY, f64::max);

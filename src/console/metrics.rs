@@ -536,10 +536,11 @@ pub fn place_labels(
 
 // ---- sparklines ----
 
-/// The largest value per column of `cols` over `[from_ms, to_ms]`; None
-/// where no point falls. A column left empty between two points no
-/// further apart than the usual spacing allows (a step wider than a
-/// column) takes the value between them; a real gap stays empty.
+/// The largest value per column of `cols` over `[from_ms, to_ms]` (both
+/// ends in: `from_ms == to_ms` is one millisecond, a one-point series'
+/// window); None where no point falls. A column left empty between two
+/// points no further apart than the usual spacing allows (a step wider
+/// than a column) takes the value between them; a real gap stays empty.
 pub fn columns_max(
     points: &[(i64, f64)],
     from_ms: i64,
@@ -547,7 +548,7 @@ pub fn columns_max(
     cols: usize,
 ) -> Vec<Option<f64>> {
     let mut out: Vec<Option<f64>> = vec![None; cols];
-    if cols == 0 || to_ms <= from_ms {
+    if cols == 0 || to_ms < from_ms {
         return out;
     }
     let gap = gap_threshold(points);
@@ -579,7 +580,7 @@ pub fn columns_max(
 }
 
 /// Which of `cols` even slices of `[from_ms, to_ms]` time `t` falls in
-/// (`cols` > 0, `from_ms` < `to_ms`).
+/// (`cols` > 0, `from_ms` <= `to_ms`).
 fn column_of(t: i64, from_ms: i64, to_ms: i64, cols: usize) -> usize {
     let span = i128::from(to_ms - from_ms) + 1;
     let c = i128::from(t - from_ms) * cols as i128 / span;
@@ -1349,6 +1350,9 @@ mod tests {
         let cols = columns_max(&late, 0, 900_000, 30);
         assert!(cols[..19].iter().all(Option::is_none));
         assert!(columns_max(&points, 0, 900_000, 0).is_empty());
+        // A window of one instant holds the point at it.
+        assert_eq!(columns_max(&[(5, 3.0)], 5, 5, 1), [Some(3.0)]);
+        assert_eq!(columns_max(&[(5, 3.0)], 6, 5, 1), [None]);
         // Blocks from the floor of the axis to its top.
         assert_eq!(spark(Some(0.0), 0.0, 10.0), '▁');
         assert_eq!(spark(Some(5.0), 0.0, 10.0), '▅');
