@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::logs::thousands;
+use super::logs::{cut_at, text_width, thousands};
 use crate::protocol::{Capability, ErrorBody, ErrorCode, Grant, GrantState, Series};
 
 /// Refreshes come at least this far apart (seconds)...
@@ -413,8 +413,8 @@ pub enum Whose<'a> {
     Everyone(&'a str),
 }
 
-/// A holder's name at most this long on a label (a mark's label must
-/// stay short enough to sit beside the others).
+/// A holder's name at most this many columns on a label (a mark's label
+/// must stay short enough to sit beside the others).
 const MARK_NAME_MAX: usize = 12;
 
 /// An access event on the time axis.
@@ -435,8 +435,8 @@ impl Mark<'_> {
         let (glyph, word) = (self.kind.glyph(), self.kind.word());
         let text = match self.who {
             None => word.to_string(),
-            Some(who) if who.chars().count() > MARK_NAME_MAX => {
-                let cut: String = who.chars().take(MARK_NAME_MAX - 1).collect();
+            Some(who) if text_width(who) > MARK_NAME_MAX => {
+                let cut = &who[..cut_at(who, MARK_NAME_MAX - 1)];
                 format!("{cut}…: {word}")
             }
             Some(who) => format!("{who}: {word}"),
@@ -1288,6 +1288,11 @@ mod tests {
         assert_eq!(
             mark(MarkKind::Granted, Some("maximiliane.oberhuber")).label(false),
             "▲ maximiliane…: granted"
+        );
+        // Cut by columns: a wide character counts twice.
+        assert_eq!(
+            mark(MarkKind::Granted, Some("渡辺あゆみ.oncall")).label(false),
+            "▲ 渡辺あゆみ.…: granted"
         );
     }
 
