@@ -1702,15 +1702,17 @@ fn many_charts_scroll_and_any_size_renders() {
     }
 }
 
+/// `app` with the chart `keys` move the focus to enlarged (`Enter`).
+fn enlarged(mut app: App, keys: &str) -> App {
+    press(&mut app, keys);
+    press_code(&mut app, crossterm::event::KeyCode::Enter);
+    assert!(app.metrics.enlarged);
+    app
+}
+
 #[test]
 fn metrics_pane_with_the_latency_chart_enlarged() {
-    snap_sized("metrics_enlarged", |w, h| {
-        let mut app = metrics_app(w, h);
-        press(&mut app, "ll");
-        press_code(&mut app, crossterm::event::KeyCode::Enter);
-        assert!(app.metrics.enlarged);
-        app
-    });
+    snap_sized("metrics_enlarged", |w, h| enlarged(metrics_app(w, h), "ll"));
 }
 
 /// Where `text` is drawn in the large font: the screen cell of its top
@@ -1727,35 +1729,25 @@ fn find_big(buf: &Buffer, text: &str) -> Option<(u16, u16)> {
 #[test]
 fn metrics_pane_with_the_error_chart_enlarged_shows_its_value_large() {
     snap_sized("metrics_enlarged_errors", |w, h| {
-        let mut app = metrics_app(w, h);
-        press(&mut app, "l");
-        press_code(&mut app, crossterm::event::KeyCode::Enter);
-        assert!(app.metrics.enlarged);
-        app
+        enlarged(metrics_app(w, h), "l")
     });
 }
 
 #[test]
 fn the_newest_value_goes_large_in_its_levels_colour_where_there_is_room() {
-    let enlarged = |keys: &str, w, h| {
-        let mut app = metrics_app(w, h);
-        press(&mut app, keys);
-        press_code(&mut app, crossterm::event::KeyCode::Enter);
-        app
-    };
     for name in ["dark", "light"] {
         let theme = Theme::load(name).unwrap();
         for (w, h) in [(80, 24), (160, 45)] {
             // The p99 under its warn level: the ok colour, bold; the
             // same figure as the title's.
-            let buf = buffer(&enlarged("ll", w, h), &theme, w, h);
+            let buf = buffer(&enlarged(metrics_app(w, h), "ll"), &theme, w, h);
             assert!(find_row(&buf, "now 435 ms").is_some());
             let (x, y) = find_big(&buf, "435 ms").expect("435 ms large");
             assert_eq!(buf[(x, y)].fg, theme.ok.fg.unwrap(), "{name} {w}x{h}");
             assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
             // The error ratio past critical: the critical colour (not
             // the alarm banner's background).
-            let buf = buffer(&enlarged("l", w, h), &theme, w, h);
+            let buf = buffer(&enlarged(metrics_app(w, h), "l"), &theme, w, h);
             let (x, y) = find_big(&buf, "19.7%").expect("19.7% large");
             assert_eq!(buf[(x, y)].fg, theme.critical.fg.unwrap(), "{name}");
             assert_ne!(buf[(x, y)].bg, theme.alarm.bg.unwrap(), "{name}");
@@ -1767,9 +1759,7 @@ fn the_newest_value_goes_large_in_its_levels_colour_where_there_is_room() {
         assert_eq!(find_big(&buf, text), None, "{text}");
     }
     // Greyed once the grant ended.
-    let mut app = metrics_ended(160, 45);
-    press(&mut app, "ll");
-    press_code(&mut app, crossterm::event::KeyCode::Enter);
+    let app = enlarged(metrics_ended(160, 45), "ll");
     let theme = Theme::default();
     let buf = buffer(&app, &theme, 160, 45);
     let (x, y) = find_big(&buf, "435 ms").expect("435 ms large");
@@ -1939,8 +1929,7 @@ fn the_overview_shows_only_when_there_is_room_and_another_service() {
     let app = metrics_app(80, 24);
     assert!(!text(&app, 80, 24).contains("consumer_lag"));
     // Enlarged: the chart takes the whole pane.
-    let mut app = metrics_app(160, 45);
-    press_code(&mut app, crossterm::event::KeyCode::Enter);
+    let app = enlarged(metrics_app(160, 45), "");
     assert!(!text(&app, 160, 45).contains("consumer_lag"));
     // Only the charted service: nothing to overview.
     let mut app = metrics_app(160, 45);
