@@ -183,10 +183,15 @@ struct Source {
 struct SourceState {
     subscribers: Vec<Arc<Subscriber>>,
     backlog: VecDeque<Arc<Line>>,
-    reader: Option<JoinHandle<()>>,
-    /// Turns true once the running reader follows its input (files open,
-    /// positions taken): a line written after that is a new line.
-    following: Option<watch::Receiver<bool>>,
+    reader: Option<Reader>,
+}
+
+/// A source's running reader.
+struct Reader {
+    task: JoinHandle<()>,
+    /// Turns true once the reader follows its input (files open, positions
+    /// taken): a line written after that is a new line.
+    following: watch::Receiver<bool>,
 }
 
 impl Source {
@@ -217,15 +222,14 @@ impl Source {
             }
         }
         state.subscribers.push(sub.clone());
-        if state.reader.is_none() {
-            let (tx, rx) = watch::channel(false);
-            state.reader = Some(tokio::spawn(reader::run(self.clone(), tx)));
-            state.following = Some(rx);
-        }
-        let following = state
-            .following
-            .clone()
-            .expect("a running reader has its following flag");
+        let running = state.reader.get_or_insert_with(|| {
+            let (tx, following) = watch::channel(false);
+            Reader {
+                task: tokio::spawn(reader::run(self.clone(), tx)),
+                following,
+            }
+        });
+        let following = running.following.clone();
         drop(state);
         sub.wake.notify_one();
         following
@@ -238,9 +242,8 @@ impl Source {
         state.subscribers.retain(|s| !Arc::ptr_eq(s, sub));
         if state.subscribers.is_empty() {
             if let Some(reader) = state.reader.take() {
-                reader.abort();
+                reader.task.abort();
             }
-            state.following = None;
             state.backlog.clear();
         }
     }
