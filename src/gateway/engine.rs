@@ -7,7 +7,7 @@
 //! It must never acknowledge anything the store has not durably recorded
 //! (fail closed), and never decide anything the lifecycle did not.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -327,24 +327,23 @@ impl Engine {
     /// Fills the active-grant index from the store (start-up).
     pub async fn load_active_grants(&self) -> Result<(), StoreError> {
         let grants = self.store.list_grants(true).await?;
-        self.active
-            .lock()
-            .expect("active grants lock")
-            .reset(grants);
+        self.active_grants().reset(grants);
         Ok(())
+    }
+
+    fn active_grants(&self) -> MutexGuard<'_, ActiveGrants> {
+        self.active.lock().expect("active grants lock")
     }
 
     /// Grants in force now, for the `/metrics` gauge.
     pub fn grants_in_force(&self) -> u64 {
-        let active = self.active.lock().expect("active grants lock");
-        active.in_force(ts::now()) as u64
+        self.active_grants().in_force(ts::now()) as u64
     }
 
     /// When the grant `id` ends, while it is active (it may have ended or
     /// moved since someone found it covering).
     pub(super) fn active_grant_expiry(&self, id: &str) -> Option<DateTime<Utc>> {
-        let active = self.active.lock().expect("active grants lock");
-        active.get(id).map(|g| g.expires_at)
+        self.active_grants().get(id).map(|g| g.expires_at)
     }
 
     /// What follows a commit that landed. Every grant a commit writes comes
@@ -362,10 +361,7 @@ impl Engine {
                         id: request.id.clone(),
                     }),
                 Event::GrantUpdated { grant } => {
-                    self.active
-                        .lock()
-                        .expect("active grants lock")
-                        .apply(grant.clone());
+                    self.active_grants().apply(grant.clone());
                     self.grant_changed(grant);
                 }
                 _ => {}
@@ -829,7 +825,7 @@ impl Engine {
     }
 
     /// Rule 1: no grant, no data.
-    pub fn covering_grant(
+    pub(super) fn covering_grant(
         &self,
         user: &str,
         service: &str,
@@ -842,9 +838,7 @@ impl Engine {
             ));
         }
         let now = ts::now();
-        self.active
-            .lock()
-            .expect("active grants lock")
+        self.active_grants()
             .covering(user, service, cap, now)
             .cloned()
             .ok_or_else(|| {
