@@ -67,11 +67,13 @@ impl ActiveGrants {
         self.by_id.values().filter(|g| now < g.expires_at).count()
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.by_id.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
 }
