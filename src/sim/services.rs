@@ -15,7 +15,6 @@ use super::{Service, SimError, SimOptions, server};
 /// every task; the files stay.
 pub struct SimServices {
     dir: PathBuf,
-    started: Instant,
     metrics: Vec<(Service, SocketAddr)>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -28,11 +27,11 @@ impl SimServices {
         opts.check()?;
         let mut sim = SimServices {
             dir: dir.to_path_buf(),
-            started: Instant::now(),
             metrics: Vec::new(),
             tasks: Vec::new(),
         };
-        // The wall-clock time the timeline's zero stands for.
+        // The timeline's zero, and the wall-clock time it stands for.
+        let started = Instant::now();
         let started_at = Utc::now();
         // On an early return, `sim` is dropped and aborts what was spawned.
         for service in Service::ALL {
@@ -41,8 +40,8 @@ impl SimServices {
             let metrics = ServiceMetrics::new(service, opts.timeline.clone());
             sim.metrics.push((service, addr));
             sim.tasks
-                .push(tokio::spawn(server::serve(listener, metrics, sim.started)));
-            sim.tasks.push(tokio::spawn(writer.run(sim.started)));
+                .push(tokio::spawn(server::serve(listener, metrics, started)));
+            sim.tasks.push(tokio::spawn(writer.run(started)));
         }
         Ok(sim)
     }
