@@ -526,6 +526,8 @@ fn bench_round_trip(server_rt: &Runtime, client_rt: &Runtime, notes: &mut Vec<St
                         .await;
                     drain_events(&mut conn).await;
                 }
+                // Once when warmed up, once to start together.
+                barrier.wait().await;
                 barrier.wait().await;
                 let wall = Instant::now();
                 let mut samples = Vec::with_capacity(per_client);
@@ -544,6 +546,9 @@ fn bench_round_trip(server_rt: &Runtime, client_rt: &Runtime, notes: &mut Vec<St
                 (samples, errors)
             }));
         }
+        // The gateway-side and CPU figures count from the end of every
+        // client's warm-up, so that they are of the timed ops only.
+        barrier.wait().await;
         let before = server_op_time(&engine);
         let cpu_before = thread_cpu();
         barrier.wait().await;
