@@ -109,20 +109,7 @@ pub fn canonical_json(entry: &AuditEntry) -> String {
 /// The same, written into `out`.
 pub fn canonical_bytes(entry: &AuditEntry, out: &mut Vec<u8>) {
     let at = crate::protocol::ts::format(&entry.at);
-    write_entry(
-        &EntryView {
-            seq: entry.seq,
-            id: &entry.id,
-            at: &at,
-            actor: &entry.actor,
-            origin: &entry.origin,
-            action: &entry.action,
-            target: &entry.target,
-            detail: &entry.detail,
-            prev_hash: &entry.prev_hash,
-        },
-        out,
-    );
+    write_entry(&EntryView::of(entry, &at), out);
 }
 
 /// An entry's hashed members, borrowed: from an [`AuditEntry`] or straight
@@ -138,6 +125,24 @@ pub(crate) struct EntryView<'a> {
     pub target: &'a str,
     pub detail: &'a Value,
     pub prev_hash: &'a str,
+}
+
+impl<'a> EntryView<'a> {
+    /// `entry`'s members, with `at` its time as [`crate::protocol::ts::format`]
+    /// writes it.
+    fn of(entry: &'a AuditEntry, at: &'a str) -> EntryView<'a> {
+        EntryView {
+            seq: entry.seq,
+            id: &entry.id,
+            at,
+            actor: &entry.actor,
+            origin: &entry.origin,
+            action: &entry.action,
+            target: &entry.target,
+            detail: &entry.detail,
+            prev_hash: &entry.prev_hash,
+        }
+    }
 }
 
 /// The canonical form of `v`. The top-level members are written in their
@@ -215,38 +220,29 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 
 /// `lowercase_hex(sha256(prev_hash ‖ canonical_json(entry)))`.
 pub fn compute_hash(entry: &AuditEntry) -> String {
-    let mut buf = Vec::with_capacity(512);
-    canonical_bytes(entry, &mut buf);
-    let mut hasher = Sha256::new();
-    hasher.update(entry.prev_hash.as_bytes());
-    hasher.update(&buf);
-    hex::encode(hasher.finalize())
+    let at = crate::protocol::ts::format(&entry.at);
+    let hash = hash_hex(&EntryView::of(entry, &at), &mut Vec::with_capacity(512));
+    String::from_utf8(hash.to_vec()).expect("hex digits are ASCII")
+}
+
+/// The same for `v`, as the hash's 64 ASCII bytes (no allocation when
+/// checking many entries); `scratch` holds the canonical form meanwhile.
+pub(crate) fn hash_hex(v: &EntryView<'_>, scratch: &mut Vec<u8>) -> [u8; 64] {
+    scratch.clear();
+    write_entry(v, scratch);
+    let digest = Sha256::new()
+        .chain_update(v.prev_hash.as_bytes())
+        .chain_update(&*scratch)
+        .finalize();
+    let mut hex = [0; 64];
+    hex::encode_to_slice(digest, &mut hex).expect("32 bytes are 64 hex digits");
+    hex
 }
 
 /// Whether each entry's hash matches its content, computed on every core:
 /// each entry carries its own `prev_hash`, so these checks are independent.
 pub fn hashes_match(entries: &[AuditEntry]) -> Vec<bool> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || entries.len() < 10_000 {
-        return entries.iter().map(|e| compute_hash(e) == e.hash).collect();
-    }
-    let chunk = entries.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = entries
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|e| compute_hash(e) == e.hash)
-                        .collect::<Vec<bool>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().expect("hash worker"))
-            .collect()
-    })
+    super::map_on_every_core(entries, || |e: &AuditEntry| compute_hash(e) == e.hash)
 }
 
 /// Puts a draft at position `seq` after the entry whose hash is `prev_hash`.
@@ -341,17 +337,13 @@ impl ChainVerifier {
     /// precisely: its position (`SeqGap`), then its link to the previous
     /// entry (`BrokenLink`), then its own content (`HashMismatch`).
     pub fn push(&mut self, entry: &AuditEntry) -> Result<(), ChainError> {
-        self.push_checked(entry, compute_hash(entry) == entry.hash)
-    }
-
-    /// [`push`](Self::push) with the hash check already done (e.g. by
-    /// [`hashes_match`] on every core); the errors are the same.
-    pub fn push_checked(&mut self, entry: &AuditEntry, hash_ok: bool) -> Result<(), ChainError> {
+        let hash_ok = compute_hash(entry) == entry.hash;
         self.push_parts(entry.seq, &entry.prev_hash, &entry.hash, hash_ok)
     }
 
-    /// [`push_checked`](Self::push_checked) for an entry read as a
-    /// [`Link`](super::link::Link).
+    /// [`push`](Self::push) for an entry read as a
+    /// [`Link`](super::link::Link), its hash already checked; the errors are
+    /// the same.
     pub fn push_link(&mut self, link: &super::link::Link) -> Result<(), ChainError> {
         self.push_parts(
             link.seq,

@@ -222,8 +222,8 @@ fn non_blank_lines(bytes: &[u8], first: usize) -> Vec<(usize, &[u8])> {
         .collect()
 }
 
-/// Parses `lines` in order, split across every core when there are many;
-/// `make` gives each thread its parser.
+/// Parses `lines` in order, on every core when there are many; `make`
+/// gives each thread its parser. Errors carry the line's index.
 fn parse_on_every_core<T, F>(
     lines: &[(usize, &[u8])],
     make: impl Fn() -> F + Sync,
@@ -232,27 +232,9 @@ where
     T: Send,
     F: FnMut(&[u8]) -> Result<T, String>,
 {
-    let parse = |part: &[(usize, &[u8])]| -> Vec<Result<T, (usize, String)>> {
-        let mut parser = make();
-        part.iter()
-            .map(|(i, l)| parser(l).map_err(|e| (*i, e)))
-            .collect()
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || lines.len() < 10_000 {
-        return parse(lines);
-    }
-    let chunk = lines.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parse = &parse;
-        let parts: Vec<_> = lines
-            .chunks(chunk)
-            .map(|p| scope.spawn(move || parse(p)))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().expect("parse worker"))
-            .collect()
+    super::map_on_every_core(lines, || {
+        let mut parse = make();
+        move |(i, l): &(usize, &[u8])| parse(l).map_err(|e| (*i, e))
     })
 }
 

@@ -14,7 +14,6 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::chain::{self, EntryView};
 use crate::protocol::{AuditEntry, ts};
@@ -75,8 +74,7 @@ impl Link {
     pub fn from_line(line: &[u8], scratch: &mut Vec<u8>) -> Result<Link, String> {
         let raw: RawEntry<'_> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
         let at = canonical_at(&raw.at)?;
-        scratch.clear();
-        chain::write_entry(
+        let hash = chain::hash_hex(
             &EntryView {
                 seq: raw.seq,
                 id: &raw.id,
@@ -90,15 +88,11 @@ impl Link {
             },
             scratch,
         );
-        let digest = Sha256::new()
-            .chain_update(raw.prev_hash.as_bytes())
-            .chain_update(&scratch)
-            .finalize();
         Ok(Link {
             seq: raw.seq,
             prev_hash: HashText::new(&raw.prev_hash),
             hash: HashText::new(&raw.hash),
-            hash_ok: is_hex_of(raw.hash.as_bytes(), &digest),
+            hash_ok: raw.hash.as_bytes() == hash,
         })
     }
 }
@@ -165,15 +159,6 @@ fn is_canonical_time(s: &str) -> bool {
         && num(11, 13) < 24
         && num(14, 16) < 60
         && num(17, 19) < 60
-}
-
-/// Whether `text` is the lowercase hex of `digest`.
-fn is_hex_of(text: &[u8], digest: &[u8]) -> bool {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    text.len() == digest.len() * 2
-        && digest.iter().zip(text.chunks_exact(2)).all(|(d, pair)| {
-            pair[0] == HEX[usize::from(d >> 4)] && pair[1] == HEX[usize::from(d & 0xf)]
-        })
 }
 
 #[cfg(test)]
