@@ -456,6 +456,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A journal of `n` entries, all in its live file, and that file.
+    fn live_file_of(n: u32) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), "alice", "cli:test").unwrap();
+        for i in 0..n {
+            j.append("logs.search", "payments", json!({"n": i}), now())
+                .unwrap();
+        }
+        let path = dir.path().join(CURRENT);
+        (dir, path)
+    }
+
     /// Links of `path` read `chunk` bytes at a time, and the torn flag.
     fn scan(path: &Path, chunk: u64) -> Result<(Vec<Link>, bool), JournalError> {
         let mut links = Vec::new();
@@ -468,13 +480,7 @@ mod tests {
 
     #[test]
     fn scanning_reads_the_same_chain_as_reading_whatever_the_chunk_size() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path(), "alice", "cli:test").unwrap();
-        for i in 0..40 {
-            j.append("logs.search", "payments", json!({"n": i}), now())
-                .unwrap();
-        }
-        let path = dir.path().join(CURRENT);
+        let (_dir, path) = live_file_of(40);
         let (entries, _) = read_file(&path).unwrap();
         let expected: Vec<Link> = entries.iter().map(|e| Link::of_entry(e, true)).collect();
         // Chunks smaller than a line, around a line, and the whole file.
@@ -487,13 +493,7 @@ mod tests {
 
     #[test]
     fn scanning_tells_a_torn_tail_from_a_corrupt_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path(), "alice", "cli:test").unwrap();
-        for i in 0..5 {
-            j.append("logs.search", "payments", json!({"n": i}), now())
-                .unwrap();
-        }
-        let path = dir.path().join(CURRENT);
+        let (_dir, path) = live_file_of(5);
         let good = std::fs::read_to_string(&path).unwrap();
         // A crash mid-append leaves half a line at the end: torn, not corrupt.
         let last_len = good.lines().last().unwrap().len();
