@@ -124,12 +124,26 @@ async fn audit_verify_names_the_first_bad_entry_of_a_tampered_journal() {
     let (code, out, _) = verify(&file);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("intact"), "{out}");
+    // The journal's directory, read as one chain across its files.
+    let (code, out, _) = verify(&dir);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact"), "{out}");
 
     let mut edited = entries.clone();
     edited[1].detail["reason"] = "nothing to see".into();
     write_journal(&file, &edited);
     let (code, out, _) = verify(&file);
     assert_eq!(code, 1);
+    assert!(out.contains("entry 2: hash does not match"), "{out}");
+    // The same entries as an export (`{"entries": [...]}`) say the same.
+    let export = gw.data_dir.join("export.json");
+    std::fs::write(
+        &export,
+        serde_json::json!({ "entries": edited }).to_string(),
+    )
+    .unwrap();
+    let (code, out, _) = verify(&export);
+    assert_eq!(code, 1, "{out}");
     assert!(out.contains("entry 2: hash does not match"), "{out}");
 
     let mut deleted = entries.clone();
