@@ -113,13 +113,22 @@ pub fn journal_files(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
 /// Reads every entry of one file; a torn last line (a crash mid-append,
 /// never acknowledged) is reported beside the entries. Lines are parsed on
 /// every core.
+///
+/// Torn means cut short: a line is appended with its newline in one write,
+/// so only a last line the file ends inside of can be torn. A bad line that
+/// ends in a newline was written whole and changed since: corrupt, even
+/// when it is the last (else editing the newest entry into garbage would
+/// pass for a crash).
 pub fn read_file(path: &Path) -> Result<(Vec<AuditEntry>, bool), JournalError> {
     let bytes = std::fs::read(path).map_err(|source| JournalError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     let lines = non_blank_lines(&bytes, 0);
-    let last = lines.last().map(|(i, _)| *i);
+    let last = lines
+        .last()
+        .map(|(i, _)| *i)
+        .filter(|_| !bytes.ends_with(b"\n"));
     let parsed = parse_on_every_core(&lines, || {
         |l: &[u8]| serde_json::from_slice::<AuditEntry>(l).map_err(|e| e.to_string())
     });
@@ -159,8 +168,8 @@ fn scan_links_by(
     };
     let mut file = File::open(path).map_err(read_err)?;
     let mut buf: Vec<u8> = Vec::with_capacity(chunk as usize + 4096);
-    // Lines before `buf`, and a bad line that is torn if nothing follows it.
-    let (mut lines_before, mut bad_last): (usize, Option<(usize, String)>) = (0, None);
+    // Lines before `buf`.
+    let mut lines_before = 0;
     loop {
         let got = (&mut file)
             .take(chunk)
@@ -173,13 +182,11 @@ fn scan_links_by(
             buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)
         };
         let lines = non_blank_lines(&buf[..cut], lines_before);
-        if let Some((i, message)) = bad_last.take() {
-            if !lines.is_empty() {
-                return Err(corrupt(path, i, message));
-            }
-            bad_last = Some((i, message));
-        }
-        let last = lines.last().map(|(i, _)| *i);
+        // Before the end every chunk is cut after a newline; what is left
+        // at the end has none: only a line there can be torn (see
+        // `read_file`).
+        let mut torn = false;
+        let last = lines.last().map(|(i, _)| *i).filter(|_| eof);
         let parsed = parse_on_every_core(&lines, || {
             let mut scratch = Vec::with_capacity(512);
             move |l: &[u8]| Link::from_line(l, &mut scratch)
@@ -191,15 +198,15 @@ fn scan_links_by(
                         return Ok(false);
                     }
                 }
-                Err((i, message)) if Some(i) == last => bad_last = Some((i, message)),
+                Err((i, _)) if Some(i) == last => torn = true,
                 Err((i, message)) => return Err(corrupt(path, i, message)),
             }
         }
+        if eof {
+            return Ok(torn);
+        }
         lines_before += buf[..cut].iter().filter(|b| **b == b'\n').count();
         buf.drain(..cut);
-        if eof {
-            return Ok(bad_last.is_some());
-        }
     }
 }
 
@@ -501,6 +508,21 @@ mod tests {
         for chunk in [64, 1 << 20] {
             let (links, torn) = scan(&path, chunk).unwrap();
             assert_eq!((links.len(), torn), (4, true), "chunk {chunk}");
+        }
+        // A last line edited into garbage was written whole (it ends in
+        // a newline): corrupt, not torn, whichever way the file is read.
+        let mut edited: Vec<String> = good.lines().map(str::to_string).collect();
+        edited[4] = "garbage".into();
+        std::fs::write(&path, edited.join("\n") + "\n").unwrap();
+        for chunk in [64, 1 << 20] {
+            match scan(&path, chunk) {
+                Err(JournalError::Corrupt { line, .. }) => assert_eq!(line, 5, "chunk {chunk}"),
+                other => panic!("chunk {chunk}: {other:?}"),
+            }
+        }
+        match read_file(&path) {
+            Err(JournalError::Corrupt { line, .. }) => assert_eq!(line, 5),
+            other => panic!("{other:?}"),
         }
         // The same damage on line 3, with lines after it, is corruption.
         let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
